@@ -1,0 +1,41 @@
+/* Shared-memory-native allreduce (all ranks on one host). Each rank copies a chunk of its
+ * input into its staging slot; then either
+ *  - direct (small): every rank reduces all slots into its own recvbuf, one sync per chunk;
+ *  - sliced (large): rank q reduces slice q of every slot in parallel and publishes it;
+ *    every rank copies all reduced slices out. Slots stay cache-resident, so memory
+ *    traffic is one read of the input and one write of the output per rank.
+ * Every element is combined in rank order by one routine, so all ranks get the same bits. */
+#include "node_util.h"
+
+#define SLICE_MIN_BYTES (64 * 1024)
+
+int strata_algo_allreduce_shm(strata_plan_t *p, const strata_coll_args_t *a) {
+  const int P = a->nranks, r = a->rank;
+  const size_t n = a->count, e = a->esize, bytes = n * e;
+  const uint32_t in = IN_BUF(a);
+  const unsigned avg = a->op == 4 ? SF_AVG : 0;
+  size_t ce = node_chunk_bytes(a, bytes) / e;
+  if (ce < 1) ce = 1;
+  const int nch = (int)((n + ce - 1) / ce);
+  const int sliced = P > 1 && bytes >= SLICE_MIN_BYTES;
+  p->node_chunks = (uint32_t)nch;
+  p->node_implied = nch == 1 && !sliced;
+  for (int c = 0; c < nch; c++) {
+    size_t c0 = (size_t)c * ce, cn = n - c0 < ce ? n - c0 : ce;
+    int put = nput(p, (uint32_t)c, BREF(in, c0 * e), 0, cn * e, 1, 0, 0, -1);
+    if (!sliced) {
+      nreduce(p, (uint32_t)c, BREF(SB_RECV, c0 * e), BREF(SB_NONE, 0), 0, cn, avg, put);
+      ndone(p, (uint32_t)c);
+      continue;
+    }
+    size_t so = blk_off(cn, P, r), sn = blk_cnt(cn, P, r);
+    int red = nreduce(p, (uint32_t)c, BREF(SB_NODE, so * e), BREF(SB_NONE, 0), so * e, sn, avg, put);
+    for (int i = 0; i < P; i++) {
+      int q = mod(r + i, P);
+      size_t qo = blk_off(cn, P, q), qn = blk_cnt(cn, P, q);
+      nget(p, (uint32_t)c, q, BREF(SB_RECV, (c0 + qo) * e), qo * e, qn * e, SF_RED, red);
+    }
+    ndone(p, (uint32_t)c);
+  }
+  return p->failed ? -1 : 0;
+}

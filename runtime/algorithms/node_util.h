@@ -1,0 +1,75 @@
+/* Builders for node plans: steps over per-rank shared staging slots (see engine.c for
+ * the flag protocol). A chunk is one slot's worth of work; each gets a sequence number
+ * when the plan runs. */
+#ifndef STRATA_NODE_UTIL_H
+#define STRATA_NODE_UTIL_H
+
+#include <string.h>
+
+#include "algo.h"
+
+static inline strata_step_t nstep(int kind, uint32_t chunk) {
+  strata_step_t s;
+  memset(&s, 0, sizeof s);
+  s.kind = (uint8_t)kind;
+  s.chunk = chunk;
+  s.peer = -1;
+  s.dep[0] = s.dep[1] = s.dep[2] = -1;
+  return s;
+}
+/* slot(me)[dst_off + k*dstride] = src[+k*sstride], k < nrep, bytes each; publish put */
+static inline int nput(strata_plan_t *p, uint32_t chunk, strata_bref_t src, uint64_t dst_off,
+                       uint64_t bytes, int nrep, uint64_t sstride, uint64_t dstride, int dep) {
+  strata_step_t s = nstep(SK_NPUT, chunk);
+  s.src = src;
+  s.dst = strata_bref(SB_NODE, dst_off);
+  s.n = bytes;
+  s.nrep = (uint16_t)nrep;
+  s.sstride = sstride;
+  s.dstride = dstride;
+  s.dep[0] = dep;
+  return strata_plan_add(p, &s);
+}
+/* dst = op over ranks of slot(q)[slot_off] (own term from own_src if given), count elems */
+static inline int nreduce(strata_plan_t *p, uint32_t chunk, strata_bref_t dst, strata_bref_t own_src,
+                          uint64_t slot_off, uint64_t count, unsigned flags, int dep) {
+  strata_step_t s = nstep(SK_NREDUCE, chunk);
+  s.dst = dst;
+  s.src = own_src;
+  s.src2 = strata_bref(SB_NODE, slot_off);
+  s.n = count;
+  s.flags = (uint8_t)flags;
+  s.dep[0] = dep;
+  return strata_plan_add(p, &s);
+}
+/* dst = slot(peer)[slot_off], bytes; waits for the peer's put (or red with SF_RED) */
+static inline int nget(strata_plan_t *p, uint32_t chunk, int peer, strata_bref_t dst,
+                       uint64_t slot_off, uint64_t bytes, unsigned flags, int dep) {
+  strata_step_t s = nstep(SK_NGET, chunk);
+  s.peer = peer;
+  s.dst = dst;
+  s.src = strata_bref(SB_NODE, slot_off);
+  s.n = bytes;
+  s.flags = (uint8_t)flags;
+  s.dep[0] = dep;
+  return strata_plan_add(p, &s);
+}
+/* publish "done reading" for the chunk; a fence: it waits for every earlier step */
+static inline int ndone(strata_plan_t *p, uint32_t chunk) {
+  strata_step_t s = nstep(SK_NDONE, chunk);
+  s.flags = SF_FENCE;
+  return strata_plan_add(p, &s);
+}
+
+/* Bytes per chunk for a node plan moving `bytes`: small calls use one slot; larger ones are
+ * cut so several chunks are in flight (copy-in, reduce and copy-out overlap). */
+static inline size_t node_chunk_bytes(const strata_coll_args_t *a, size_t bytes) {
+  size_t c = a->node_chunk;
+  if (bytes <= 32768) return bytes < c ? (bytes ? bytes : 1) : c;
+  size_t want = bytes / 4;
+  if (want < 16384) want = 16384;
+  want = (want + 63) & ~(size_t)63;
+  return want < c ? want : c;
+}
+
+#endif

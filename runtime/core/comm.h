@@ -1,0 +1,90 @@
+/* Internal definitions of communicators, the context they share, and requests. */
+#ifndef STRATA_COMM_INT_H
+#define STRATA_COMM_INT_H
+
+#include <stdint.h>
+
+#include "../../transports/shm/node_seg.h"
+#include "../../transports/transport.h"
+#include "../engine/plan.h"
+#include "../tuner/tuner.h"
+#include "config.h"
+#include "strata.h"
+
+/* What every communicator derived from one init shares: world ranks, transports, the
+ * world's host map. Per-rank state: O(1) plus one host index per world rank. */
+typedef struct strata_context {
+  int refs;
+  int world_rank, world_size;
+  uint64_t key;                 /* random per job: names shared segments */
+  strata_transport_t *shm, *ucx;
+  uint32_t *host_of;            /* host index of each world rank */
+  uint32_t my_host;
+  int local_size;               /* world ranks on this host */
+  int oversubscribed;           /* more local ranks than cores: yield early */
+  uint32_t next_comm_id;        /* lowest id this rank has not used */
+  char hostname[64];
+} strata_context_t;
+
+typedef struct plan_cache_entry {
+  struct plan_cache_entry *next;
+  uint64_t k0, k1;              /* coll, dtype, op, root, inplace | count */
+  strata_plan_t plan;
+} plan_cache_entry_t;
+
+#define PLAN_CACHE_BUCKETS 256
+
+struct strata_request {
+  struct strata_comm *comm;
+  const strata_plan_t *plan;
+  strata_plan_t *owned_plan;    /* uncached plan freed with the request */
+  void *buf[SB_NUM];
+  uint8_t *st;                  /* per-step state */
+  strata_treq_t *tr;            /* per send/recv step */
+  int cap_st, cap_tr;
+  int lo;                       /* lowest step not done */
+  uint32_t seq;
+  uint64_t node_base;
+  int node_started;
+  strata_result_t status;
+  int done, blocking, in_use;
+  int dtype, op;
+  struct strata_request *next;  /* active list / free list */
+  void *scratch;
+  size_t scratch_cap;
+  uint64_t t_start;
+};
+
+struct strata_comm {
+  strata_context_t *ctx;
+  int rank, nranks;
+  int *world;                   /* comm rank -> world rank; NULL = identity */
+  uint32_t id;
+  uint32_t seq;
+  uint32_t nsplits;
+  int all_local;                /* every rank on this host */
+  strata_node_seg_t node;       /* staging for node plans (base NULL when absent) */
+  uint64_t node_seq;            /* chunks handed out to node plans so far */
+  uint64_t node_allread_v;      /* last chunk of the last single-chunk all-read node plan */
+  uint64_t node_ready_base;     /* node requests run one at a time, in start order */
+  strata_tuner_t tuner;
+  int algo_override[STRATA_NUM_COLLS];
+  plan_cache_entry_t *cache[PLAN_CACHE_BUCKETS];
+  int cache_entries;
+  struct strata_request *active_head, *active_tail, *free_list;
+  struct strata_request blocking_req;
+  strata_result_t error;        /* sticky after a timeout or peer failure */
+  int logged_shapes;
+};
+
+static inline int comm_world_rank(const struct strata_comm *c, int r) {
+  return c->world ? c->world[r] : r;
+}
+static inline strata_transport_t *comm_tp(const struct strata_comm *c, int r) {
+  int w = comm_world_rank(c, r);
+  const strata_context_t *x = c->ctx;
+  if (x->shm && x->host_of[w] == x->my_host) return x->shm;
+  return x->ucx ? x->ucx : x->shm;
+}
+
+#endif

@@ -1,0 +1,112 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+static strata_config_t cfg;
+static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
+
+static const char *coll_names[STRATA_NUM_COLLS] = {
+    "allreduce", "allgather", "reduce_scatter", "broadcast", "reduce", "alltoall", "barrier"};
+static const char *algo_names[STRATA_NUM_ALGOS] = {
+    "auto", "ring", "recursive_doubling", "rabenseifner", "shm", "bruck",
+    "recursive_halving", "binomial", "scatter_allgather", "reduce_scatter_gather",
+    "pairwise", "dissemination"};
+
+const char *strata_coll_name(strata_coll_t c) {
+  return (unsigned)c < STRATA_NUM_COLLS ? coll_names[c] : "unknown";
+}
+const char *strata_algo_name(strata_algo_t a) {
+  return (unsigned)a < STRATA_NUM_ALGOS ? algo_names[a] : "unknown";
+}
+int strata_coll_from_name(const char *s) {
+  for (int i = 0; i < STRATA_NUM_COLLS; i++)
+    if (!strcasecmp(s, coll_names[i])) return i;
+  if (!strcasecmp(s, "bcast")) return STRATA_COLL_BROADCAST;
+  if (!strcasecmp(s, "reducescatter")) return STRATA_COLL_REDUCE_SCATTER;
+  return -1;
+}
+int strata_algo_from_name(const char *s) {
+  for (int i = 0; i < STRATA_NUM_ALGOS; i++)
+    if (!strcasecmp(s, algo_names[i])) return i;
+  if (!strcasecmp(s, "rd")) return STRATA_ALGO_RECURSIVE_DOUBLING;
+  if (!strcasecmp(s, "rh")) return STRATA_ALGO_RECURSIVE_HALVING;
+  if (!strcasecmp(s, "node") || !strcasecmp(s, "shm_native")) return STRATA_ALGO_SHM;
+  if (!strcasecmp(s, "tree")) return STRATA_ALGO_BINOMIAL;
+  return -1;
+}
+
+int strata_config_parse_algos(const char *s, int out[STRATA_NUM_COLLS]) {
+  char buf[512];
+  int rc = 0;
+  strncpy(buf, s, sizeof buf - 1);
+  buf[sizeof buf - 1] = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ";, ", &save); tok; tok = strtok_r(NULL, ";, ", &save)) {
+    char *colon = strchr(tok, ':');
+    if (!colon) {
+      SLOG_WARN("STRATA_ALGO: '%s' is not coll:algo (e.g. allreduce:ring)", tok);
+      rc = -1;
+      continue;
+    }
+    *colon = 0;
+    int c = strata_coll_from_name(tok), a = strata_algo_from_name(colon + 1);
+    if (c < 0 || a < 0) {
+      SLOG_WARN("STRATA_ALGO: unknown %s '%s'", c < 0 ? "collective" : "algorithm",
+                c < 0 ? tok : colon + 1);
+      rc = -1;
+      continue;
+    }
+    out[c] = a;
+  }
+  return rc;
+}
+
+static long env_long(const char *name, long def, long lo, long hi) {
+  const char *v = getenv(name);
+  if (!v || !*v) return def;
+  char *end;
+  long x = strtol(v, &end, 0);
+  if (*end == 'k' || *end == 'K') x <<= 10, end++;
+  else if (*end == 'm' || *end == 'M') x <<= 20, end++;
+  if (*end || x < lo || x > hi) {
+    SLOG_WARN("%s=%s is not a number in [%ld, %ld]; using %ld", name, v, lo, hi, def);
+    return def;
+  }
+  return x;
+}
+
+static void cfg_load(void) {
+  strata_log_init();
+  cfg.timeout_ms = env_long("STRATA_TIMEOUT_MS", 600000, 1, 1L << 40);
+  cfg.ring_chunk = (size_t)env_long("STRATA_RING_CHUNK", 256 << 10, 1024, 1L << 30);
+  cfg.node_chunk = (size_t)env_long("STRATA_SHM_CHUNK", 128 << 10, 4096, 16L << 20);
+  cfg.node_chunk = (cfg.node_chunk + 63) & ~(size_t)63;
+  cfg.node_nbuf = (int)env_long("STRATA_SHM_NBUF", 4, 2, 64);
+  cfg.spin_polls = (int)env_long("STRATA_SPIN", 2000, 0, 1L << 30);
+  cfg.eager_max = (size_t)env_long("STRATA_SHM_EAGER", 8192 - 64, 64, 1 << 20);
+  cfg.cma = (int)env_long("STRATA_SHM_CMA", 1, 0, 1);
+  cfg.transports = STRATA_TRANSPORT_SHM | STRATA_TRANSPORT_UCX;
+  const char *t = getenv("STRATA_TRANSPORTS");
+  if (t && *t) {
+    unsigned m = 0;
+    if (strstr(t, "shm")) m |= STRATA_TRANSPORT_SHM;
+    if (strstr(t, "ucx")) m |= STRATA_TRANSPORT_UCX;
+    if (!m) SLOG_WARN("STRATA_TRANSPORTS=%s names no known transport (shm, ucx); using both", t);
+    else cfg.transports = m;
+  }
+  const char *a = getenv("STRATA_ALGO");
+  if (a && *a) strata_config_parse_algos(a, cfg.algo);
+}
+
+const strata_config_t *strata_config(void) {
+  pthread_once(&cfg_once, cfg_load);
+  return &cfg;
+}

@@ -1,0 +1,30 @@
+/* Run-time configuration from STRATA_* environment variables, read once. */
+#ifndef STRATA_CONFIG_H
+#define STRATA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coll.h"
+
+#define STRATA_TRANSPORT_SHM 1u
+#define STRATA_TRANSPORT_UCX 2u
+
+typedef struct strata_config {
+  int64_t timeout_ms;        /* STRATA_TIMEOUT_MS, default 600000 */
+  unsigned transports;       /* STRATA_TRANSPORTS=shm,ucx (default both) */
+  size_t ring_chunk;         /* STRATA_RING_CHUNK bytes for pipelined p2p algorithms */
+  size_t node_chunk;         /* STRATA_SHM_CHUNK bytes per shared-memory staging slot */
+  int node_nbuf;             /* STRATA_SHM_NBUF staging slots per rank */
+  int spin_polls;            /* STRATA_SPIN polls before a waiting rank yields */
+  size_t eager_max;          /* STRATA_SHM_EAGER: shm FIFO cell payload */
+  int cma;                   /* STRATA_SHM_CMA=0 disables process_vm_readv */
+  int algo[STRATA_NUM_COLLS];/* STRATA_ALGO overrides, 0 = automatic */
+} strata_config_t;
+
+const strata_config_t *strata_config(void);
+/* Parse an STRATA_ALGO-style string ("allreduce:ring;allgather:bruck") into out[].
+ * Returns 0, or -1 with a log line naming what was not understood. */
+int strata_config_parse_algos(const char *s, int out[STRATA_NUM_COLLS]);
+
+#endif

@@ -1,0 +1,463 @@
+/* The engine. Each request walks its plan: a step starts once its dependencies are done;
+ * sends and receives are posted to the transport of the peer; reductions and copies run
+ * inline; node steps move data through the communicator's staging slots.
+ *
+ * Node-slot protocol (all ranks on one host): chunk k of a node request gets sequence
+ * v = base + k + 1 and slot b = (v-1) % nbuf. A writer fills its slot and stores put = v
+ * (release); readers wait for put >= v (acquire). A sliced reduction publishes red = v.
+ * Every rank stores done = v when it has read everything of chunk v. A writer may reuse
+ * slot b for v only when every rank's done >= v - nbuf, except when both this request and
+ * the previous one are single-chunk plans in which every rank reads every slot ("implied"):
+ * then each rank put v-1 only after finishing its request v-2, so the check is free. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "engine.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../kernels/strata_kernels.h"
+#include "../core/log.h"
+
+#define WINDOW 256
+enum { ST_IDLE = 0, ST_POSTED = 1, ST_DONE = 2 };
+enum { R_IDLE = 0, R_POSTED = 1, R_DONE = 2, R_ERROR = 3 };
+
+uint64_t strata_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static inline void *bptr(const struct strata_request *req, strata_bref_t b) {
+  char *base = (char *)req->buf[b.buf];
+  return base ? base + b.off : NULL;
+}
+
+/* ---- request pool ---- */
+
+struct strata_request *strata_request_get(struct strata_comm *comm) {
+  struct strata_request *r = comm->free_list;
+  if (r) {
+    comm->free_list = r->next;
+  } else {
+    r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+  }
+  r->comm = comm;
+  r->in_use = 1;
+  r->next = NULL;
+  return r;
+}
+
+void strata_request_put(struct strata_request *req) {
+  struct strata_comm *comm = req->comm;
+  if (req->owned_plan) {
+    strata_plan_free(req->owned_plan);
+    free(req->owned_plan);
+    req->owned_plan = NULL;
+  }
+  req->in_use = 0;
+  if (req->blocking) return;
+  req->next = comm->free_list;
+  comm->free_list = req;
+}
+
+static void request_release_memory(struct strata_request *r) {
+  free(r->st);
+  free(r->tr);
+  free(r->scratch);
+  r->st = NULL;
+  r->tr = NULL;
+  r->scratch = NULL;
+  r->cap_st = r->cap_tr = 0;
+  r->scratch_cap = 0;
+}
+
+void strata_request_free_pool(struct strata_comm *comm) {
+  struct strata_request *r = comm->free_list;
+  while (r) {
+    struct strata_request *n = r->next;
+    request_release_memory(r);
+    free(r);
+    r = n;
+  }
+  comm->free_list = NULL;
+  request_release_memory(&comm->blocking_req);
+}
+
+/* ---- starting ---- */
+
+static int ensure_caps(struct strata_request *req, const strata_plan_t *plan) {
+  if (plan->nsteps > req->cap_st) {
+    uint8_t *st = realloc(req->st, (size_t)plan->nsteps);
+    if (!st) return -1;
+    req->st = st;
+    req->cap_st = plan->nsteps;
+  }
+  if (plan->ntr > req->cap_tr) {
+    strata_treq_t *tr = realloc(req->tr, (size_t)plan->ntr * sizeof *tr);
+    if (!tr) return -1;
+    req->tr = tr;
+    req->cap_tr = plan->ntr;
+  }
+  if (plan->scratch_bytes > req->scratch_cap) {
+    size_t sz = (plan->scratch_bytes + 63) & ~(size_t)63;
+    void *s = aligned_alloc(64, sz);
+    if (!s) return -1;
+    free(req->scratch);
+    req->scratch = s;
+    req->scratch_cap = sz;
+  }
+  return 0;
+}
+
+strata_result_t strata_engine_start(struct strata_comm *comm, struct strata_request *req,
+                                    const strata_plan_t *plan, const void *sendbuf, void *recvbuf,
+                                    int dtype, int op) {
+  if (ensure_caps(req, plan)) {
+    SLOG_WARN("out of memory starting a %s of %d steps", strata_coll_name(plan->coll), plan->nsteps);
+    return STRATA_ERR_SYSTEM;
+  }
+  req->plan = plan;
+  req->buf[SB_NONE] = NULL;
+  req->buf[SB_SEND] = (void *)sendbuf;
+  req->buf[SB_RECV] = recvbuf;
+  req->buf[SB_SCRATCH] = req->scratch;
+  req->buf[SB_NODE] = NULL;
+  req->dtype = dtype;
+  req->op = op;
+  req->lo = 0;
+  req->done = 0;
+  req->status = STRATA_IN_PROGRESS;
+  req->seq = comm->seq++;
+  memset(req->st, 0, (size_t)plan->nsteps);
+  if (plan->node_chunks) {
+    req->node_base = comm->node_seq;
+    comm->node_seq += plan->node_chunks;
+  }
+  req->t_start = 0;
+  req->next = NULL;
+  if (comm->active_tail) comm->active_tail->next = req;
+  else comm->active_head = req;
+  comm->active_tail = req;
+  return STRATA_SUCCESS;
+}
+
+/* ---- node steps ---- */
+
+static inline int node_slot_index(const struct strata_comm *c, uint64_t v) {
+  return (int)((v - 1) % (uint64_t)c->node.nbuf);
+}
+
+static int run_nput(struct strata_request *req, const strata_step_t *s) {
+  struct strata_comm *c = req->comm;
+  const strata_node_seg_t *seg = &c->node;
+  uint64_t v = req->node_base + s->chunk + 1;
+  int implied = req->plan->node_implied && c->node_allread_v == v - 1;
+  if (!implied && v > (uint64_t)seg->nbuf) {
+    uint64_t need = v - (uint64_t)seg->nbuf;
+    for (int q = 0; q < c->nranks; q++)
+      if (atomic_load_explicit(nseg_done(seg, q), memory_order_acquire) < need) return R_IDLE;
+  }
+  char *slot = nseg_slot(seg, c->rank, node_slot_index(c, v));
+  char *dst = nseg_data(slot) + s->dst.off;
+  const char *src = bptr(req, s->src);
+  if (s->n)
+    for (int k = 0; k < (s->nrep ? s->nrep : 1); k++)
+      memcpy(dst + (size_t)k * s->dstride, src + (size_t)k * s->sstride, s->n);
+  atomic_store_explicit(nseg_put(slot), v, memory_order_release);
+  return R_DONE;
+}
+
+static int run_nreduce(struct strata_request *req, const strata_step_t *s) {
+  struct strata_comm *c = req->comm;
+  const strata_node_seg_t *seg = &c->node;
+  const int P = c->nranks, me = c->rank;
+  uint64_t v = req->node_base + s->chunk + 1;
+  int b = node_slot_index(c, v);
+  int own = s->src.buf != SB_NONE;
+  for (int q = 0; q < P; q++) {
+    if (q == me && own) continue;
+    if (atomic_load_explicit(nseg_put(nseg_slot(seg, q, b)), memory_order_acquire) < v) return R_IDLE;
+  }
+  if (s->n) {
+    const void *srcs_stack[64];
+    const void **srcs = P <= 64 ? srcs_stack : malloc((size_t)P * sizeof *srcs);
+    if (!srcs) return R_ERROR;
+    for (int q = 0; q < P; q++)
+      srcs[q] = (q == me && own) ? bptr(req, s->src) : nseg_data(nseg_slot(seg, q, b)) + s->src2.off;
+    void *dst = s->dst.buf == SB_NODE ? nseg_data(nseg_slot(seg, me, b)) + s->dst.off : bptr(req, s->dst);
+    strata_kernel_reduce_multi(dst, srcs, P, s->n, req->dtype, req->op,
+                               (s->flags & SF_AVG) ? P : 0);
+    if (srcs != srcs_stack) free(srcs);
+  }
+  if (s->dst.buf == SB_NODE)
+    atomic_store_explicit(nseg_red(nseg_slot(seg, me, b)), v, memory_order_release);
+  return R_DONE;
+}
+
+static int run_nget(struct strata_request *req, const strata_step_t *s) {
+  struct strata_comm *c = req->comm;
+  uint64_t v = req->node_base + s->chunk + 1;
+  char *slot = nseg_slot(&c->node, s->peer, node_slot_index(c, v));
+  _Atomic uint64_t *flag = (s->flags & SF_RED) ? nseg_red(slot) : nseg_put(slot);
+  if (atomic_load_explicit(flag, memory_order_acquire) < v) return R_IDLE;
+  if (s->n) memcpy(bptr(req, s->dst), nseg_data(slot) + s->src.off, s->n);
+  return R_DONE;
+}
+
+/* ---- step execution ---- */
+
+static int start_step(struct strata_request *req, const strata_step_t *s) {
+  struct strata_comm *c = req->comm;
+  switch (s->kind) {
+  case SK_SEND:
+  case SK_RECV: {
+    strata_transport_t *tp = comm_tp(c, s->peer);
+    strata_treq_t *tr = &req->tr[s->tri];
+    tr->state = 0;
+    uint64_t tag = strata_make_tag(c->id, req->seq, s->tag);
+    int w = comm_world_rank(c, s->peer);
+    strata_result_t rc = s->kind == SK_SEND
+                             ? tp->ops->isend(tp, w, tag, bptr(req, s->src), s->n, tr)
+                             : tp->ops->irecv(tp, w, tag, bptr(req, s->dst), s->n, tr);
+    if (rc != STRATA_SUCCESS) {
+      req->status = rc;
+      return R_ERROR;
+    }
+    return tr->state == 1 ? R_DONE : R_POSTED;
+  }
+  case SK_REDUCE:
+    strata_kernel_reduce2(bptr(req, s->dst), bptr(req, s->src), bptr(req, s->src2), s->n,
+                          req->dtype, req->op);
+    return R_DONE;
+  case SK_COPY:
+    if (s->n) {
+      void *d = bptr(req, s->dst);
+      const void *src = bptr(req, s->src);
+      if (d != src) memmove(d, src, s->n);
+    }
+    return R_DONE;
+  case SK_AVG:
+    strata_kernel_avg(bptr(req, s->dst), bptr(req, s->src), s->n, req->dtype, c->nranks);
+    return R_DONE;
+  case SK_NPUT: return run_nput(req, s);
+  case SK_NREDUCE: return run_nreduce(req, s);
+  case SK_NGET: return run_nget(req, s);
+  case SK_NDONE: {
+    uint64_t v = req->node_base + s->chunk + 1;
+    atomic_store_explicit(nseg_done(&c->node, c->rank), v, memory_order_release);
+    return R_DONE;
+  }
+  default: return R_ERROR;
+  }
+}
+
+static void cancel_posted(struct strata_request *req) {
+  const strata_plan_t *plan = req->plan;
+  for (int i = req->lo; i < plan->nsteps; i++) {
+    if (req->st[i] != ST_POSTED) continue;
+    const strata_step_t *s = &plan->steps[i];
+    strata_transport_t *tp = comm_tp(req->comm, s->peer);
+    if (req->tr[s->tri].state == 0) tp->ops->cancel(tp, &req->tr[s->tri]);
+    req->st[i] = ST_DONE;
+  }
+}
+
+static void finish(struct strata_request *req, strata_result_t status) {
+  struct strata_comm *c = req->comm;
+  if (status != STRATA_SUCCESS) cancel_posted(req);
+  req->status = status;
+  req->done = 1;
+  if (req->plan->node_chunks && status == STRATA_SUCCESS) {
+    c->node_allread_v = req->plan->node_implied ? req->node_base + 1 : 0;
+    c->node_ready_base = req->node_base + req->plan->node_chunks;
+  }
+}
+
+/* Returns the number of steps that moved. */
+static int request_progress(struct strata_request *req) {
+  const strata_plan_t *plan = req->plan;
+  struct strata_comm *c = req->comm;
+  if (req->done) return 0;
+  if (plan->node_chunks && req->node_base != c->node_ready_base) return 0;
+  const strata_step_t *steps = plan->steps;
+  uint8_t *st = req->st;
+  const int n = plan->nsteps;
+  int lo = req->lo, end = lo + WINDOW < n ? lo + WINDOW : n, moved = 0;
+  for (int i = lo; i < end; i++) {
+    int x = st[i];
+    if (x == ST_DONE) {
+      if (i == lo) lo++;
+      continue;
+    }
+    const strata_step_t *s = &steps[i];
+    if (x == ST_POSTED) {
+      int t = req->tr[s->tri].state;
+      if (t == 0) continue;
+      if (t < 0) {
+        req->lo = lo;
+        finish(req, (strata_result_t)-t);
+        return moved;
+      }
+      st[i] = ST_DONE;
+      moved++;
+      if (i == lo) lo++;
+      continue;
+    }
+    if ((s->dep[0] >= 0 && st[s->dep[0]] != ST_DONE) || (s->dep[1] >= 0 && st[s->dep[1]] != ST_DONE) ||
+        (s->dep[2] >= 0 && st[s->dep[2]] != ST_DONE))
+      continue;
+    if ((s->flags & SF_FENCE) && i != lo) continue;
+    int r = start_step(req, s);
+    if (r == R_IDLE) continue;
+    if (r == R_ERROR) {
+      req->lo = lo;
+      if (req->status == STRATA_IN_PROGRESS || req->status == STRATA_SUCCESS)
+        req->status = STRATA_ERR_INTERNAL;
+      finish(req, req->status);
+      return moved;
+    }
+    moved++;
+    if (r == R_POSTED) {
+      st[i] = ST_POSTED;
+    } else {
+      st[i] = ST_DONE;
+      if (i == lo) lo++;
+    }
+  }
+  req->lo = lo;
+  if (lo == n) finish(req, STRATA_SUCCESS);
+  return moved;
+}
+
+static int progress_transports(struct strata_comm *c) {
+  int m = 0;
+  strata_context_t *x = c->ctx;
+  if (x->shm) m += x->shm->ops->progress(x->shm);
+  if (x->ucx) m += x->ucx->ops->progress(x->ucx);
+  return m;
+}
+
+void strata_engine_progress(struct strata_comm *c) {
+  progress_transports(c);
+  struct strata_request *prev = NULL, *r = c->active_head;
+  while (r) {
+    struct strata_request *next = r->next;
+    request_progress(r);
+    if (r->done) { /* unlink */
+      if (prev) prev->next = next;
+      else c->active_head = next;
+      if (c->active_tail == r) c->active_tail = prev;
+      r->next = NULL;
+    } else {
+      prev = r;
+    }
+    r = next;
+  }
+}
+
+void strata_engine_fail_all(struct strata_comm *c, strata_result_t err) {
+  struct strata_request *r = c->active_head;
+  while (r) {
+    struct strata_request *next = r->next;
+    if (!r->done) finish(r, err);
+    r->next = NULL;
+    r = next;
+  }
+  c->active_head = c->active_tail = NULL;
+  if (c->error == STRATA_SUCCESS) c->error = err;
+}
+
+/* Is a peer this request waits on known to be dead? */
+static strata_result_t check_peers(struct strata_request *req) {
+  struct strata_comm *c = req->comm;
+  const strata_plan_t *plan = req->plan;
+  if (plan->node_chunks) {
+    for (int q = 0; q < c->nranks; q++) {
+      strata_transport_t *tp = comm_tp(c, q);
+      if (q != c->rank && tp->ops->peer_alive(tp, comm_world_rank(c, q)) != STRATA_SUCCESS) {
+        SLOG_WARN("rank %d (world %d) died during a %s", q, comm_world_rank(c, q),
+                  strata_coll_name(plan->coll));
+        return STRATA_ERR_PEER_FAILED;
+      }
+    }
+    return STRATA_SUCCESS;
+  }
+  int end = req->lo + WINDOW < plan->nsteps ? req->lo + WINDOW : plan->nsteps;
+  for (int i = req->lo; i < end; i++) {
+    const strata_step_t *s = &plan->steps[i];
+    if (req->st[i] == ST_DONE || (s->kind != SK_SEND && s->kind != SK_RECV)) continue;
+    strata_transport_t *tp = comm_tp(c, s->peer);
+    if (tp->ops->peer_alive(tp, comm_world_rank(c, s->peer)) != STRATA_SUCCESS) {
+      SLOG_WARN("rank %d (world %d) died during a %s", s->peer, comm_world_rank(c, s->peer),
+                strata_coll_name(plan->coll));
+      return STRATA_ERR_PEER_FAILED;
+    }
+  }
+  return STRATA_SUCCESS;
+}
+
+strata_result_t strata_engine_test(struct strata_request *req, int *done) {
+  if (!req->done) {
+    strata_engine_progress(req->comm);
+    if (!req->done) {
+      uint64_t now = strata_now_ns();
+      if (!req->t_start) req->t_start = now;
+      const strata_config_t *cfg = strata_config();
+      if (now - req->t_start > (uint64_t)cfg->timeout_ms * 1000000ull) {
+        SLOG_WARN("%s timed out after %lld ms (STRATA_TIMEOUT_MS)", strata_coll_name(req->plan->coll),
+                  (long long)cfg->timeout_ms);
+        strata_engine_fail_all(req->comm, STRATA_ERR_TIMEOUT);
+      }
+    }
+  }
+  *done = req->done;
+  return req->done ? req->status : STRATA_SUCCESS;
+}
+
+strata_result_t strata_engine_wait(struct strata_request *req) {
+  struct strata_comm *c = req->comm;
+  const strata_config_t *cfg = strata_config();
+  const int spin = c->ctx->oversubscribed ? 32 : cfg->spin_polls;
+  uint64_t t0 = 0, last_check = 0;
+  const uint64_t limit = (uint64_t)cfg->timeout_ms * 1000000ull;
+  unsigned polls = 0;
+  while (!req->done) {
+    strata_engine_progress(c);
+    if (req->done) break;
+    if (++polls > (unsigned)spin) sched_yield();
+    else cpu_relax();
+    if ((polls & 127) == 0) {
+      uint64_t now = strata_now_ns();
+      if (!t0) t0 = last_check = now;
+      if (now - last_check > 50000000ull) { /* every 50 ms: is a peer dead? */
+        last_check = now;
+        strata_result_t pr = check_peers(req);
+        if (pr != STRATA_SUCCESS) {
+          strata_engine_fail_all(c, pr);
+          break;
+        }
+      }
+      if (now - t0 > limit) {
+        SLOG_WARN("%s timed out after %lld ms (STRATA_TIMEOUT_MS)", strata_coll_name(req->plan->coll),
+                  (long long)cfg->timeout_ms);
+        strata_engine_fail_all(c, STRATA_ERR_TIMEOUT);
+        break;
+      }
+    }
+  }
+  return req->status;
+}

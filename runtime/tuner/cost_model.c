@@ -1,0 +1,119 @@
+/* The one cost model. Per algorithm, the classic alpha-beta-gamma estimates (Thakur,
+ * Rabenseifner, Gropp 2005) for point-to-point plans, and the same form for node plans
+ * with the synchronisation and staging costs of shared slots. Constants: docs/TUNING.md. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "../algorithms/algo.h"
+#include "tuner.h"
+
+#define NA 1e30
+
+static double envd(const char *name, double def) {
+  const char *v = getenv(name);
+  if (!v || !*v) return def;
+  char *end;
+  double x = strtod(v, &end);
+  return (*end || x < 0) ? def : x;
+}
+
+void strata_tuner_init(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm) {
+  t->nranks = nranks;
+  t->node_ok = node_ok;
+  /* measured with the benchmarks on the 2-core development VM (docs/TUNING.md) */
+  if (p2p_shm) {
+    t->alpha = envd("STRATA_COST_ALPHA_US", 0.35) * 1e-6;
+    t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 8.0) * 1e9);
+  } else {
+    t->alpha = envd("STRATA_COST_ALPHA_US", 2.5) * 1e-6;
+    t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 5.0) * 1e9);
+  }
+  t->node_alpha = envd("STRATA_COST_NODE_ALPHA_US", 0.12) * 1e-6;
+  t->node_beta = 1.0 / (envd("STRATA_COST_NODE_BW_GBS", 12.0) * 1e9);
+  t->gamma = 1.0 / (envd("STRATA_COST_REDUCE_GBS", 12.0) * 1e9);
+}
+
+static double lg(int P) { return P > 1 ? ceil(log2((double)P)) : 0; }
+
+double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes) {
+  const int P = t->nranks;
+  const double n = (double)bytes, al = t->alpha, be = t->beta, ga = t->gamma;
+  const double na = t->node_alpha, nb = t->node_beta, L = lg(P), f = (double)(P - 1) / P;
+  const int pow2 = (P & (P - 1)) == 0;
+  const double fold = pow2 ? 0 : 2 * al; /* the extra ranks' hand-off, latency part */
+  const strata_algo_entry_t *e = strata_algo_find(c, a);
+  if (!e) return NA;
+  if (e->node_only && !t->node_ok) return NA;
+  if (P == 1) return e->node_only ? NA : 0; /* trivially local either way */
+  switch (c) {
+  case STRATA_COLL_ALLREDUCE:
+    switch (a) {
+    case STRATA_ALGO_RING: return 2 * (P - 1) * al + 2 * f * n * be + f * n * ga;
+    case STRATA_ALGO_RECURSIVE_DOUBLING: return L * (al + n * be + n * ga) + fold + (pow2 ? 0 : 2 * n * be);
+    case STRATA_ALGO_RABENSEIFNER: return 2 * L * al + 2 * f * n * be + f * n * ga + fold + (pow2 ? 0 : 2 * n * be);
+    case STRATA_ALGO_SHM:
+      /* direct below 64 KiB: every rank reads every slot; sliced above: 2 syncs */
+      return n < 65536 ? na + n * nb + (P - 1) * n * nb + (P - 1) * n * ga
+                       : 2 * na + 3 * n * nb + f * n * ga;
+    default: return NA;
+    }
+  case STRATA_COLL_ALLGATHER:
+    switch (a) {
+    case STRATA_ALGO_RING: return (P - 1) * al + f * n * be;
+    case STRATA_ALGO_RECURSIVE_DOUBLING: return L * al + f * n * be + fold + (pow2 ? 0 : n * be);
+    case STRATA_ALGO_BRUCK: return L * al + f * n * be + n * nb;
+    case STRATA_ALGO_SHM: return na + n / P * nb + f * n * nb;
+    default: return NA;
+    }
+  case STRATA_COLL_REDUCE_SCATTER:
+    switch (a) {
+    case STRATA_ALGO_RING: return (P - 1) * al + f * n * (be + ga);
+    case STRATA_ALGO_RECURSIVE_HALVING: return L * al + f * n * (be + ga) + fold + (pow2 ? 0 : n * be);
+    case STRATA_ALGO_SHM: return na + 2 * n * nb + f * n * ga;
+    default: return NA;
+    }
+  case STRATA_COLL_BROADCAST:
+    switch (a) {
+    case STRATA_ALGO_BINOMIAL: return L * al + (n > 262144 ? (L + 1) * 262144 * be + n * be : L * n * be);
+    case STRATA_ALGO_SCATTER_ALLGATHER: return P * al + 2 * f * n * be;
+    case STRATA_ALGO_SHM: return na + 2 * n * nb;
+    default: return NA;
+    }
+  case STRATA_COLL_REDUCE:
+    switch (a) {
+    case STRATA_ALGO_BINOMIAL: return L * (al + n * be + n * ga);
+    case STRATA_ALGO_REDUCE_SCATTER_GATHER: return P * al + 2 * f * n * be + f * n * ga;
+    case STRATA_ALGO_SHM: return na + n * nb + (P - 1) * n * (nb + ga);
+    default: return NA;
+    }
+  case STRATA_COLL_ALLTOALL:
+    switch (a) {
+    case STRATA_ALGO_PAIRWISE: return (P - 1) * al + f * n * be;
+    case STRATA_ALGO_BRUCK: return L * al + L * n / 2 * be + 2 * n * nb;
+    case STRATA_ALGO_SHM: return na + 2 * n * nb;
+    default: return NA;
+    }
+  case STRATA_COLL_BARRIER:
+    switch (a) {
+    case STRATA_ALGO_DISSEMINATION: return L * al;
+    case STRATA_ALGO_SHM: return na + (P - 1) * 0.02e-6;
+    default: return NA;
+    }
+  default: return NA;
+  }
+}
+
+strata_algo_t strata_tuner_choose(const strata_tuner_t *t, strata_coll_t c, size_t bytes, double *cost) {
+  strata_algo_t list[16], best = STRATA_ALGO_AUTO;
+  double bc = NA;
+  int n = strata_algo_list(c, list, 16);
+  for (int i = 0; i < n; i++) {
+    double x = strata_tuner_cost(t, c, list[i], bytes);
+    if (x < bc) {
+      bc = x;
+      best = list[i];
+    }
+  }
+  if (cost) *cost = bc;
+  return best;
+}

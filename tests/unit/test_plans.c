@@ -1,0 +1,293 @@
+/* Every algorithm's plan, run through the real engine on an in-process loopback transport
+ * for P = 1..64 ranks, compared element by element with a reference. Algorithm bugs show
+ * here without MPI. Usage: test_plans [quick] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime/algorithms/algo.h"
+#include "../../runtime/engine/engine.h"
+#include "../../transports/loopback/loopback.h"
+#include "../common/refdata.h"
+
+static long runs, failures;
+
+typedef struct {
+  int P;
+  lb_hub_t *hub;
+  strata_context_t *ctx;
+  struct strata_comm *comm;
+  strata_node_seg_t seg;
+  uint32_t host0;
+} world_t;
+
+static void world_init(world_t *w, int P, size_t node_chunk, int nbuf) {
+  memset(w, 0, sizeof *w);
+  w->P = P;
+  w->hub = strata_lb_hub_create(P);
+  w->ctx = calloc((size_t)P, sizeof *w->ctx);
+  w->comm = calloc((size_t)P, sizeof *w->comm);
+  if (strata_nseg_init_private(&w->seg, P, nbuf, node_chunk) != STRATA_SUCCESS) abort();
+  for (int r = 0; r < P; r++) {
+    strata_context_t *x = &w->ctx[r];
+    x->world_rank = r;
+    x->world_size = P;
+    x->shm = strata_lb_transport(w->hub, r);
+    x->host_of = &w->host0;
+    x->my_host = 0;
+    struct strata_comm *c = &w->comm[r];
+    c->ctx = x;
+    c->rank = r;
+    c->nranks = P;
+    c->id = 1;
+    c->all_local = 1;
+    c->node = w->seg;
+    c->blocking_req.blocking = 1;
+    c->blocking_req.comm = c;
+  }
+}
+
+static void world_free(world_t *w) {
+  for (int r = 0; r < w->P; r++) strata_request_free_pool(&w->comm[r]);
+  strata_nseg_destroy(&w->seg);
+  strata_lb_hub_destroy(w->hub);
+  free(w->ctx);
+  free(w->comm);
+}
+
+static size_t send_elems(strata_coll_t c, size_t count, int P) {
+  switch (c) {
+  case STRATA_COLL_REDUCE_SCATTER:
+  case STRATA_COLL_ALLTOALL: return count * (size_t)P;
+  case STRATA_COLL_BARRIER: return 0;
+  default: return count;
+  }
+}
+static size_t recv_elems(strata_coll_t c, size_t count, int P) {
+  switch (c) {
+  case STRATA_COLL_ALLGATHER:
+  case STRATA_COLL_ALLTOALL: return count * (size_t)P;
+  case STRATA_COLL_BARRIER: return 0;
+  default: return count;
+  }
+}
+
+/* Expected receive buffer of rank r. */
+static void expected(strata_coll_t c, int dt, int op, int P, int r, int root, size_t count, char *out,
+                     size_t es) {
+  switch (c) {
+  case STRATA_COLL_ALLREDUCE:
+    for (size_t i = 0; i < count; i++) ref_reduce_store(dt, op, P, i, out, i);
+    break;
+  case STRATA_COLL_REDUCE:
+    for (size_t i = 0; i < count; i++) ref_reduce_store(dt, op, P, i, out, i);
+    (void)root;
+    break;
+  case STRATA_COLL_REDUCE_SCATTER:
+    for (size_t i = 0; i < count; i++) ref_reduce_store(dt, op, P, (size_t)r * count + i, out, i);
+    break;
+  case STRATA_COLL_ALLGATHER:
+    for (int q = 0; q < P; q++) ref_fill(dt, STRATA_SUM, q, out + (size_t)q * count * es, count, 0);
+    break;
+  case STRATA_COLL_BROADCAST: ref_fill(dt, STRATA_SUM, root, out, count, 0); break;
+  case STRATA_COLL_ALLTOALL:
+    /* block q of rank r's recvbuf = block r of rank q's sendbuf */
+    for (int q = 0; q < P; q++) ref_fill(dt, STRATA_SUM, q, out + (size_t)q * count * es, count, (size_t)r * count);
+    break;
+  default: break;
+  }
+}
+
+static int run_case(world_t *w, strata_coll_t coll, strata_algo_t algo, int dt, int op, size_t count,
+                    int inplace, int root, size_t chunk) {
+  const int P = w->P;
+  const size_t es = strata_dtype_size((strata_dtype_t)dt);
+  const strata_algo_entry_t *ent = strata_algo_find(coll, algo);
+  if (!ent) return 0;
+  if (inplace && coll == STRATA_COLL_ALLTOALL) return 0;
+  if (inplace && coll == STRATA_COLL_BARRIER) return 0;
+  runs++;
+  strata_plan_t *plans = calloc((size_t)P, sizeof *plans);
+  char **sb = calloc((size_t)P, sizeof *sb), **rb = calloc((size_t)P, sizeof *rb);
+  size_t sn = send_elems(coll, count, P), rn = recv_elems(coll, count, P);
+  int ok = 1;
+  for (int r = 0; r < P; r++) {
+    strata_coll_args_t a = {.coll = coll, .rank = r, .nranks = P, .count = count, .dtype = dt,
+                            .op = op, .root = root, .inplace = inplace, .esize = es,
+                            .chunk_bytes = chunk, .node_chunk = w->seg.chunk, .node_nbuf = w->seg.nbuf};
+    if (coll == STRATA_COLL_BROADCAST || coll == STRATA_COLL_REDUCE) a.inplace = inplace && r == root;
+    if (strata_plan_build(&plans[r], &a, algo)) {
+      printf("FAIL build %s/%s P=%d rank %d\n", strata_coll_name(coll), strata_algo_name(algo), P, r);
+      ok = 0;
+      goto out;
+    }
+    /* +1 byte: unaligned buffers; sentinels around each */
+    size_t rbytes = rn * es + 2, sbytes = sn * es + 2;
+    rb[r] = malloc(rbytes + 64);
+    memset(rb[r], 0xA5, rbytes + 64);
+    if (inplace && coll != STRATA_COLL_BROADCAST && coll != STRATA_COLL_REDUCE) {
+      sb[r] = NULL;
+    } else {
+      sb[r] = malloc(sbytes + 64);
+      memset(sb[r], 0x5A, sbytes + 64);
+    }
+  }
+  struct strata_request **req = calloc((size_t)P, sizeof *req);
+  for (int r = 0; r < P; r++) {
+    char *recv = rb[r] + 1, *send = sb[r] ? sb[r] + 1 : NULL;
+    /* fill inputs */
+    switch (coll) {
+    case STRATA_COLL_ALLREDUCE:
+    case STRATA_COLL_REDUCE:
+    case STRATA_COLL_REDUCE_SCATTER:
+      if ((coll == STRATA_COLL_REDUCE && inplace && r == root) || (coll != STRATA_COLL_REDUCE && inplace))
+        send = recv - (coll == STRATA_COLL_REDUCE_SCATTER ? 0 : 0);
+      if (coll == STRATA_COLL_REDUCE_SCATTER && inplace) {
+        /* recvbuf = sendbuf + r*count: use the big buffer as sendbuf */
+        free(rb[r]);
+        rb[r] = malloc(sn * es + 64 + 2);
+        memset(rb[r], 0xA5, sn * es + 66);
+        send = rb[r] + 1;
+        recv = send + (size_t)r * count * es;
+      }
+      ref_fill(dt, op, r, send, sn, 0);
+      break;
+    case STRATA_COLL_ALLGATHER:
+      if (inplace) {
+        send = recv + (size_t)r * count * es;
+      }
+      ref_fill(dt, STRATA_SUM, r, send, count, 0);
+      break;
+    case STRATA_COLL_BROADCAST:
+      if (inplace && r == root) send = recv;
+      if (r == root) ref_fill(dt, STRATA_SUM, r, send, count, 0);
+      break;
+    case STRATA_COLL_ALLTOALL: ref_fill(dt, STRATA_SUM, r, send, sn, 0); break;
+    default: break;
+    }
+    req[r] = strata_request_get(&w->comm[r]);
+    if (strata_engine_start(&w->comm[r], req[r], &plans[r], send, recv, dt, op) != STRATA_SUCCESS) abort();
+  }
+  /* drive all ranks round-robin; no progress for many rounds = deadlock */
+  for (long round = 0;; round++) {
+    int all = 1;
+    for (int r = 0; r < P; r++) {
+      strata_engine_progress(&w->comm[r]);
+      if (!req[r]->done) all = 0;
+    }
+    if (all) break;
+    if (round > 2000000) {
+      printf("FAIL deadlock %s/%s P=%d count=%zu dt=%d op=%d inplace=%d root=%d\n", strata_coll_name(coll),
+             strata_algo_name(algo), P, count, dt, op, inplace, root);
+      for (int r = 0; r < P; r++)
+        if (!req[r]->done) { printf("  rank %d stuck at step %d\n", r, req[r]->lo); }
+      ok = 0;
+      for (int r = 0; r < P; r++) strata_engine_fail_all(&w->comm[r], STRATA_ERR_TIMEOUT);
+      break;
+    }
+  }
+  if (ok) {
+    char *exp = malloc(rn * es + 1);
+    for (int r = 0; r < P && ok; r++) {
+      if (req[r]->status != STRATA_SUCCESS) {
+        printf("FAIL status %d rank %d %s/%s P=%d\n", req[r]->status, r, strata_coll_name(coll),
+               strata_algo_name(algo), P);
+        ok = 0;
+        break;
+      }
+      if (coll == STRATA_COLL_REDUCE && r != root) continue;
+      if (coll == STRATA_COLL_BARRIER) continue;
+      char *recv = rb[r] + 1;
+      if (coll == STRATA_COLL_REDUCE_SCATTER && inplace) recv = rb[r] + 1 + (size_t)r * count * es;
+      expected(coll, dt, op, P, r, root, count, exp, es);
+      if (memcmp(recv, exp, rn * es) != 0) {
+        size_t bad = 0;
+        while (bad < rn * es && recv[bad] == exp[bad]) bad++;
+        printf("FAIL %s/%s P=%d rank %d count=%zu dtype=%s op=%s inplace=%d root=%d: byte %zu got %02x want %02x\n",
+               strata_coll_name(coll), strata_algo_name(algo), P, r, count, strata_dtype_name((strata_dtype_t)dt),
+               strata_op_name((strata_op_t)op), inplace, root, bad, (unsigned char)recv[bad],
+               (unsigned char)exp[bad]);
+        ok = 0;
+      }
+      /* guard bytes around the receive buffer untouched */
+      if (!(coll == STRATA_COLL_REDUCE_SCATTER && inplace) && ((unsigned char)rb[r][0] != 0xA5 ||
+                                                               (unsigned char)rb[r][1 + rn * es] != 0xA5)) {
+        printf("FAIL %s/%s P=%d rank %d wrote outside recvbuf\n", strata_coll_name(coll), strata_algo_name(algo), P, r);
+        ok = 0;
+      }
+      /* the send buffer is not modified (out of place) */
+      if (sb[r] && !(inplace) && coll != STRATA_COLL_BARRIER) {
+        char *chk = malloc(sn * es + 1);
+        int fop = (coll == STRATA_COLL_ALLREDUCE || coll == STRATA_COLL_REDUCE || coll == STRATA_COLL_REDUCE_SCATTER) ? op : STRATA_SUM;
+        if (coll == STRATA_COLL_BROADCAST && r != root) { free(chk); continue; }
+        ref_fill(dt, fop, r, chk, sn, 0);
+        if (memcmp(chk, sb[r] + 1, sn * es)) {
+          printf("FAIL %s/%s P=%d rank %d modified sendbuf\n", strata_coll_name(coll), strata_algo_name(algo), P, r);
+          ok = 0;
+        }
+        free(chk);
+      }
+    }
+    free(exp);
+    if (ok && strata_lb_hub_pending(w->hub)) {
+      printf("FAIL %s/%s P=%d: %d messages left unmatched\n", strata_coll_name(coll), strata_algo_name(algo), P,
+             strata_lb_hub_pending(w->hub));
+      ok = 0;
+    }
+  }
+  for (int r = 0; r < P; r++) {
+    strata_request_put(req[r]);
+    strata_plan_free(&plans[r]);
+    free(sb[r]);
+    free(rb[r]);
+  }
+  free(req);
+out:
+  free(plans);
+  free(sb);
+  free(rb);
+  if (!ok) failures++;
+  return ok;
+}
+
+int main(int argc, char **argv) {
+  int quick = argc > 1 && !strcmp(argv[1], "quick");
+  static const int Ps[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 31, 32, 33, 64};
+  static const size_t counts[] = {0, 1, 7, 33, 1023};
+  const int nP = (int)(sizeof Ps / sizeof Ps[0]);
+  for (int pi = 0; pi < nP; pi++) {
+    int P = Ps[pi];
+    if (quick && P > 9 && P != 16 && P != 17) continue;
+    world_t w;
+    /* tiny chunks and staging slots: every pipeline and slot-reuse path runs */
+    world_init(&w, P, 256, 2);
+    for (int coll = 0; coll < STRATA_NUM_COLLS; coll++) {
+      strata_algo_t algos[16];
+      int na = strata_algo_list((strata_coll_t)coll, algos, 16);
+      int rooted = coll == STRATA_COLL_BROADCAST || coll == STRATA_COLL_REDUCE;
+      int reducing = coll == STRATA_COLL_ALLREDUCE || coll == STRATA_COLL_REDUCE || coll == STRATA_COLL_REDUCE_SCATTER;
+      for (int ai = 0; ai < na; ai++)
+        for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++)
+          for (int dt = 0; dt < STRATA_NUM_DTYPES; dt++)
+            for (int op = 0; op < (reducing ? STRATA_NUM_OPS : 1); op++)
+              for (int inplace = 0; inplace < 2; inplace++) {
+                size_t count = counts[ci];
+                /* full dtype x op cross product up to 9 ranks; a rotating sample above */
+                if (P > 9 && (dt + op + (int)ci + inplace) % 7 != 0) continue;
+                if (coll == STRATA_COLL_BARRIER && (dt || ci || inplace)) continue;
+                if (!reducing && dt % 3 != (int)ci % 3) continue; /* data movement: dtype barely matters */
+                int roots[3] = {0, P - 1, P / 2}, nroots = rooted ? 3 : 1;
+                for (int ri = 0; ri < nroots; ri++) {
+                  if (ri && roots[ri] == roots[0]) continue;
+                  size_t chunk = (ci + (size_t)dt) % 2 ? 64 : 1 << 20;
+                  run_case(&w, (strata_coll_t)coll, algos[ai], dt, op, count, inplace, rooted ? roots[ri] : 0, chunk);
+                }
+              }
+    }
+    world_free(&w);
+    printf("P=%d done: %ld runs, %ld failures so far\n", P, runs, failures);
+    fflush(stdout);
+  }
+  printf("%ld passed, %ld failed\n", runs - failures, failures);
+  return failures ? 1 : 0;
+}

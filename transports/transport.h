@@ -1,0 +1,52 @@
+/* The transport interface: nonblocking tagged send/recv of byte ranges between world
+ * ranks, behind a small ops table. The engine is the only user; nothing outside
+ * transports/ knows about shared memory FIFOs or UCX. */
+#ifndef STRATA_TRANSPORT_H
+#define STRATA_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata.h"
+
+/* A transport request lives inside the engine's per-step state: no allocation per message.
+ * The transport sets state to 1 on completion or to -(strata_result_t) on failure. */
+typedef struct strata_treq {
+  volatile int state;
+  int peer;
+  uint64_t tag;
+  void *buf;
+  size_t len, off;
+  struct strata_treq *next;
+  void *tp_data;
+  uint64_t aux;
+} strata_treq_t;
+
+typedef struct strata_transport strata_transport_t;
+
+typedef struct strata_transport_ops {
+  const char *name;
+  strata_result_t (*isend)(strata_transport_t *t, int peer, uint64_t tag, const void *buf,
+                           size_t len, strata_treq_t *r);
+  strata_result_t (*irecv)(strata_transport_t *t, int peer, uint64_t tag, void *buf, size_t len,
+                           strata_treq_t *r);
+  /* returns > 0 if anything moved */
+  int (*progress)(strata_transport_t *t);
+  /* forget a posted request (after a failure); its memory may be reused afterwards */
+  void (*cancel)(strata_transport_t *t, strata_treq_t *r);
+  /* STRATA_SUCCESS, or STRATA_ERR_PEER_FAILED when the peer is known dead */
+  strata_result_t (*peer_alive)(strata_transport_t *t, int peer);
+  void (*destroy)(strata_transport_t *t);
+} strata_transport_ops_t;
+
+struct strata_transport {
+  const strata_transport_ops_t *ops;
+  const char *name;
+};
+
+/* Engine tag: communicator id, collective sequence number, step tag within the plan. */
+static inline uint64_t strata_make_tag(uint32_t comm_id, uint32_t seq, uint32_t step_tag) {
+  return ((uint64_t)(comm_id & 0xffffu) << 48) | ((uint64_t)(seq & 0xffffu) << 32) | step_tag;
+}
+
+#endif
