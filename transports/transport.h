@@ -44,6 +44,27 @@ struct strata_transport {
   const char *name;
 };
 
+/* Out-of-band exchange a transport may use while it is created (the bootstrap provides it):
+ * allgather of a fixed-size record from every world rank, and a barrier. */
+typedef struct strata_oob {
+  int rank, nranks;
+  strata_result_t (*allgather)(struct strata_oob *o, void *buf, size_t bytes_per_rank);
+  strata_result_t (*barrier)(struct strata_oob *o);
+  void (*destroy)(struct strata_oob *o);
+} strata_oob_t;
+
+/* What a transport is told about the job when it is created. */
+typedef struct strata_tp_init {
+  int world_rank, world_size;
+  const uint32_t *host_of;   /* host index of each world rank */
+  uint32_t my_host;
+  uint64_t key;              /* per-job random key */
+  strata_oob_t *oob;
+} strata_tp_init_t;
+
+strata_result_t strata_shm_create(const strata_tp_init_t *init, strata_transport_t **out);
+strata_result_t strata_ucx_create(const strata_tp_init_t *init, strata_transport_t **out);
+
 /* Engine tag: communicator id, collective sequence number, step tag within the plan. */
 static inline uint64_t strata_make_tag(uint32_t comm_id, uint32_t seq, uint32_t step_tag) {
   return ((uint64_t)(comm_id & 0xffffu) << 48) | ((uint64_t)(seq & 0xffffu) << 32) | step_tag;

@@ -1,1 +1,285 @@
+/* ucx: point-to-point messages between hosts over UCP's tagged API (UCX 1.13).
+ * Worker addresses are exchanged once through the bootstrap; an endpoint to a peer is
+ * created the first time a plan sends to it, so a rank holds endpoints only for the peers
+ * its algorithms use (about log P for recursive algorithms, 2 for rings).
+ * The 64-bit UCP tag is [source world rank:20][comm:12][seq:12][step:20]; receives match
+ * the full tag. Endpoints use peer error handling: a dead peer fails its requests. */
+#include <stdlib.h>
+#include <string.h>
+#include <ucp/api/ucp.h>
 
+#include "../../runtime/core/log.h"
+#include "../transport.h"
+
+typedef struct ep_entry {
+  int peer; /* -1 empty */
+  ucp_ep_h ep;
+} ep_entry_t;
+
+typedef struct ucx_tp {
+  strata_transport_t base;
+  ucp_context_h ctx;
+  ucp_worker_h worker;
+  int me, P;
+  char *addrs;       /* P worker addresses, addr_len each */
+  size_t addr_len;
+  ep_entry_t *eps;   /* open-addressing map peer -> endpoint */
+  int eps_cap, eps_n;
+  int *dead;         /* peers whose endpoint reported an error (small set) */
+  int ndead, capdead;
+} ucx_tp_t;
+
+static uint64_t ucx_tag(int src, uint64_t t) {
+  uint64_t comm = (t >> 48) & 0xfff, seq = (t >> 32) & 0xfff, step = t & 0xfffff;
+  return ((uint64_t)(src & 0xfffff) << 44) | (comm << 32) | (seq << 20) | step;
+}
+
+static void mark_dead(ucx_tp_t *u, int peer) {
+  for (int i = 0; i < u->ndead; i++)
+    if (u->dead[i] == peer) return;
+  if (u->ndead == u->capdead) {
+    int nc = u->capdead ? u->capdead * 2 : 8;
+    int *d = realloc(u->dead, (size_t)nc * sizeof *d);
+    if (!d) return;
+    u->dead = d;
+    u->capdead = nc;
+  }
+  u->dead[u->ndead++] = peer;
+}
+
+typedef struct err_arg {
+  ucx_tp_t *u;
+  int peer;
+} err_arg_t;
+
+static void ep_error(void *arg, ucp_ep_h ep, ucs_status_t status) {
+  err_arg_t *a = arg;
+  (void)ep;
+  SLOG_WARN("ucx: connection to world rank %d failed: %s", a->peer, ucs_status_string(status));
+  mark_dead(a->u, a->peer);
+}
+
+static ep_entry_t *ep_slot(ucx_tp_t *u, int peer) {
+  unsigned h = (unsigned)peer * 2654435761u;
+  for (int i = 0;; i++) {
+    ep_entry_t *e = &u->eps[(h + (unsigned)i) & (unsigned)(u->eps_cap - 1)];
+    if (e->peer == peer || e->peer == -1) return e;
+  }
+}
+
+static ucp_ep_h get_ep(ucx_tp_t *u, int peer) {
+  ep_entry_t *e = ep_slot(u, peer);
+  if (e->peer == peer) return e->ep;
+  if ((u->eps_n + 1) * 2 > u->eps_cap) { /* grow */
+    int oc = u->eps_cap, nc = oc * 2;
+    ep_entry_t *old = u->eps, *n = malloc((size_t)nc * sizeof *n);
+    if (!n) return NULL;
+    for (int i = 0; i < nc; i++) n[i].peer = -1;
+    u->eps = n;
+    u->eps_cap = nc;
+    for (int i = 0; i < oc; i++)
+      if (old[i].peer >= 0) *ep_slot(u, old[i].peer) = old[i];
+    free(old);
+    e = ep_slot(u, peer);
+  }
+  err_arg_t *ea = malloc(sizeof *ea);
+  if (!ea) return NULL;
+  ea->u = u;
+  ea->peer = peer;
+  ucp_ep_params_t p;
+  memset(&p, 0, sizeof p);
+  p.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                 UCP_EP_PARAM_FIELD_ERR_HANDLER;
+  p.address = (const ucp_address_t *)(u->addrs + (size_t)peer * u->addr_len);
+  p.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+  p.err_handler.cb = ep_error;
+  p.err_handler.arg = ea;
+  ucp_ep_h ep;
+  ucs_status_t st = ucp_ep_create(u->worker, &p, &ep);
+  if (st != UCS_OK) {
+    SLOG_WARN("ucx: cannot connect to world rank %d: %s", peer, ucs_status_string(st));
+    free(ea);
+    return NULL;
+  }
+  e->peer = peer;
+  e->ep = ep;
+  u->eps_n++;
+  SLOG_TRACE("ucx: endpoint to world rank %d (%d open)", peer, u->eps_n);
+  return ep;
+}
+
+static void send_cb(void *request, ucs_status_t status, void *user) {
+  strata_treq_t *r = user;
+  r->state = status == UCS_OK ? 1 : -(int)STRATA_ERR_TRANSPORT;
+  if (status != UCS_OK && status != UCS_ERR_CANCELED)
+    SLOG_WARN("ucx: send failed: %s", ucs_status_string(status));
+  ucp_request_free(request);
+}
+
+static void recv_cb(void *request, ucs_status_t status, const ucp_tag_recv_info_t *info, void *user) {
+  strata_treq_t *r = user;
+  if (status == UCS_OK && info->length != r->len) {
+    SLOG_WARN("ucx: message of %zu bytes for a receive of %zu (mismatched calls?)", info->length, r->len);
+    r->state = -(int)STRATA_ERR_INVALID_USAGE;
+  } else {
+    r->state = status == UCS_OK ? 1 : -(int)STRATA_ERR_TRANSPORT;
+  }
+  ucp_request_free(request);
+}
+
+static strata_result_t ucx_isend(strata_transport_t *t, int peer, uint64_t tag, const void *buf, size_t len,
+                                 strata_treq_t *r) {
+  ucx_tp_t *u = (ucx_tp_t *)t;
+  ucp_ep_h ep = get_ep(u, peer);
+  if (!ep) return STRATA_ERR_TRANSPORT;
+  r->state = 0;
+  r->peer = peer;
+  r->len = len;
+  r->tp_data = NULL;
+  ucp_request_param_t p;
+  memset(&p, 0, sizeof p);
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  p.cb.send = send_cb;
+  p.user_data = r;
+  ucs_status_ptr_t s = ucp_tag_send_nbx(ep, buf, len, ucx_tag(u->me, tag), &p);
+  if (s == NULL) {
+    r->state = 1;
+  } else if (UCS_PTR_IS_ERR(s)) {
+    SLOG_WARN("ucx: send to world rank %d failed: %s", peer, ucs_status_string(UCS_PTR_STATUS(s)));
+    return STRATA_ERR_TRANSPORT;
+  } else {
+    r->tp_data = s;
+  }
+  return STRATA_SUCCESS;
+}
+
+static strata_result_t ucx_irecv(strata_transport_t *t, int peer, uint64_t tag, void *buf, size_t len,
+                                 strata_treq_t *r) {
+  ucx_tp_t *u = (ucx_tp_t *)t;
+  r->state = 0;
+  r->peer = peer;
+  r->len = len;
+  r->tp_data = NULL;
+  ucp_request_param_t p;
+  memset(&p, 0, sizeof p);
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  p.cb.recv = recv_cb;
+  p.user_data = r;
+  ucs_status_ptr_t s = ucp_tag_recv_nbx(u->worker, buf, len, ucx_tag(peer, tag), ~(ucp_tag_t)0, &p);
+  if (s == NULL) {
+    r->state = 1;
+  } else if (UCS_PTR_IS_ERR(s)) {
+    SLOG_WARN("ucx: receive from world rank %d failed: %s", peer, ucs_status_string(UCS_PTR_STATUS(s)));
+    return STRATA_ERR_TRANSPORT;
+  } else {
+    r->tp_data = s;
+  }
+  return STRATA_SUCCESS;
+}
+
+static int ucx_progress(strata_transport_t *t) {
+  ucx_tp_t *u = (ucx_tp_t *)t;
+  return (int)ucp_worker_progress(u->worker);
+}
+
+static void ucx_cancel(strata_transport_t *t, strata_treq_t *r) {
+  ucx_tp_t *u = (ucx_tp_t *)t;
+  if (r->state != 0 || !r->tp_data) return;
+  ucp_request_cancel(u->worker, r->tp_data);
+  /* the callback runs from progress; wait for it so r can be reused */
+  for (int i = 0; i < 1000000 && r->state == 0; i++) ucp_worker_progress(u->worker);
+}
+
+static strata_result_t ucx_alive(strata_transport_t *t, int peer) {
+  ucx_tp_t *u = (ucx_tp_t *)t;
+  for (int i = 0; i < u->ndead; i++)
+    if (u->dead[i] == peer) return STRATA_ERR_PEER_FAILED;
+  return STRATA_SUCCESS;
+}
+
+static void ucx_destroy(strata_transport_t *t) {
+  ucx_tp_t *u = (ucx_tp_t *)t;
+  if (u->eps) {
+    for (int i = 0; i < u->eps_cap; i++) {
+      if (u->eps[i].peer < 0) continue;
+      ucp_request_param_t p;
+      memset(&p, 0, sizeof p);
+      p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+      p.flags = UCP_EP_CLOSE_FLAG_FORCE;
+      ucs_status_ptr_t s = ucp_ep_close_nbx(u->eps[i].ep, &p);
+      if (s && !UCS_PTR_IS_ERR(s)) {
+        for (int k = 0; k < 1000000 && ucp_request_check_status(s) == UCS_INPROGRESS; k++)
+          ucp_worker_progress(u->worker);
+        ucp_request_free(s);
+      }
+    }
+  }
+  if (u->worker) ucp_worker_destroy(u->worker);
+  if (u->ctx) ucp_cleanup(u->ctx);
+  free(u->eps);
+  free(u->addrs);
+  free(u->dead);
+  free(u);
+}
+
+static const strata_transport_ops_t ucx_ops = {"ucx", ucx_isend, ucx_irecv, ucx_progress,
+                                               ucx_cancel, ucx_alive, ucx_destroy};
+
+strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t **out) {
+  if (in->world_size > (1 << 20)) return STRATA_ERR_UNSUPPORTED;
+  ucx_tp_t *u = calloc(1, sizeof *u);
+  if (!u) return STRATA_ERR_SYSTEM;
+  u->base.ops = &ucx_ops;
+  u->base.name = "ucx";
+  u->me = in->world_rank;
+  u->P = in->world_size;
+  u->eps_cap = 16;
+  u->eps = malloc((size_t)u->eps_cap * sizeof *u->eps);
+  for (int i = 0; u->eps && i < u->eps_cap; i++) u->eps[i].peer = -1;
+  ucp_config_t *cfg = NULL;
+  ucp_params_t params;
+  memset(&params, 0, sizeof params);
+  params.field_mask = UCP_PARAM_FIELD_FEATURES;
+  params.features = UCP_FEATURE_TAG;
+  ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
+  if (st == UCS_OK) {
+    st = ucp_init(&params, cfg, &u->ctx);
+    ucp_config_release(cfg);
+  }
+  ucp_worker_params_t wp;
+  memset(&wp, 0, sizeof wp);
+  wp.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
+  wp.thread_mode = UCS_THREAD_MODE_SINGLE;
+  if (st == UCS_OK) st = ucp_worker_create(u->ctx, &wp, &u->worker);
+  ucp_address_t *addr = NULL;
+  size_t len = 0;
+  if (st == UCS_OK) st = ucp_worker_get_address(u->worker, &addr, &len);
+  /* every rank takes part in the exchanges below, even after a local failure */
+  uint64_t *lens = calloc((size_t)u->P, sizeof *lens);
+  if (!lens || !u->eps) { free(lens); ucx_destroy(&u->base); return STRATA_ERR_SYSTEM; }
+  lens[u->me] = st == UCS_OK ? len : 0;
+  strata_result_t rc = in->oob->allgather(in->oob, lens, sizeof *lens);
+  size_t maxlen = 0;
+  int failed = rc != STRATA_SUCCESS;
+  for (int i = 0; i < u->P; i++) {
+    if (!lens[i]) failed = 1;
+    if (lens[i] > maxlen) maxlen = lens[i];
+  }
+  free(lens);
+  if (failed) {
+    if (st != UCS_OK) SLOG_WARN("ucx: initialisation failed: %s", ucs_status_string(st));
+    if (addr) ucp_worker_release_address(u->worker, addr);
+    ucx_destroy(&u->base);
+    return rc != STRATA_SUCCESS ? rc : STRATA_ERR_TRANSPORT;
+  }
+  u->addr_len = maxlen;
+  u->addrs = calloc((size_t)u->P, maxlen);
+  if (!u->addrs) { ucp_worker_release_address(u->worker, addr); ucx_destroy(&u->base); return STRATA_ERR_SYSTEM; }
+  memcpy(u->addrs + (size_t)u->me * maxlen, addr, len);
+  ucp_worker_release_address(u->worker, addr);
+  rc = in->oob->allgather(in->oob, u->addrs, maxlen);
+  if (rc != STRATA_SUCCESS) { ucx_destroy(&u->base); return rc; }
+  SLOG_INFO("ucx: worker ready, address %zu B; endpoints open on first use", maxlen);
+  *out = &u->base;
+  return STRATA_SUCCESS;
+}

@@ -1,0 +1,374 @@
+/* Communicators: creation from a unique id, environment variables or MPI; split;
+ * destroy and abort. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../bootstrap/bootstrap.h"
+#include "../engine/engine.h"
+#include "internal.h"
+#include "log.h"
+
+/* ---- unique id / env bootstrap ---- */
+
+strata_result_t strata_get_unique_id(strata_unique_id_t *id) {
+  strata_config();
+  if (!id) {
+    SLOG_WARN("strata_get_unique_id: id is NULL");
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  strata_uid_t u;
+  strata_result_t rc = strata_bootstrap_root_start(0, 0, &u);
+  if (rc != STRATA_SUCCESS) return rc;
+  memset(id, 0, sizeof *id);
+  memcpy(id->internal, &u, sizeof u);
+  return STRATA_SUCCESS;
+}
+
+strata_result_t strata_comm_init_rank(strata_comm_t *comm, int nranks, strata_unique_id_t id, int rank) {
+  strata_config();
+  if (!comm) { SLOG_WARN("strata_comm_init_rank: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
+  *comm = NULL;
+  if (nranks < 1 || rank < 0 || rank >= nranks) {
+    SLOG_WARN("strata_comm_init_rank: rank %d of %d is out of range", rank, nranks);
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  strata_uid_t u;
+  memcpy(&u, id.internal, sizeof u);
+  if (u.magic != STRATA_UID_MAGIC) {
+    SLOG_WARN("strata_comm_init_rank: the unique id was not made by strata_get_unique_id");
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  strata_oob_t *oob = NULL;
+  uint64_t key = 0;
+  strata_result_t rc = strata_bootstrap_tcp_join(&u, rank, nranks, &oob, &key);
+  if (rc != STRATA_SUCCESS) return rc;
+  return strata_comm_create_world(oob, key, comm);
+}
+
+static int env_int(const char *n, int *v) {
+  const char *s = getenv(n);
+  if (!s || !*s) return -1;
+  char *e;
+  long x = strtol(s, &e, 10);
+  if (*e || x < 0 || x > 0x7fffffff) return -1;
+  *v = (int)x;
+  return 0;
+}
+
+strata_result_t strata_comm_init_env(strata_comm_t *comm) {
+  strata_config();
+  if (!comm) { SLOG_WARN("strata_comm_init_env: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
+  *comm = NULL;
+  int rank, size;
+  if (env_int("STRATA_RANK", &rank) && env_int("RANK", &rank)) {
+    SLOG_WARN("strata_comm_init_env: STRATA_RANK (or RANK) is not set to a rank number");
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  if (env_int("STRATA_WORLD_SIZE", &size) && env_int("WORLD_SIZE", &size)) {
+    SLOG_WARN("strata_comm_init_env: STRATA_WORLD_SIZE (or WORLD_SIZE) is not set");
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  if (size < 1 || rank >= size) {
+    SLOG_WARN("strata_comm_init_env: rank %d does not fit world size %d", rank, size);
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  const char *root = getenv("STRATA_ROOT");
+  char host[256];
+  int port = -1;
+  if (root && *root) {
+    const char *colon = strrchr(root, ':');
+    if (colon && colon != root && (size_t)(colon - root) < sizeof host) {
+      memcpy(host, root, (size_t)(colon - root));
+      host[colon - root] = 0;
+      port = atoi(colon + 1);
+    }
+  } else {
+    const char *ma = getenv("MASTER_ADDR"), *mp = getenv("MASTER_PORT");
+    if (ma && mp) {
+      snprintf(host, sizeof host, "%s", ma);
+      port = atoi(mp) + 1; /* torchrun's own store holds MASTER_PORT */
+    }
+  }
+  if (port <= 0 || port > 65535) {
+    SLOG_WARN("strata_comm_init_env: STRATA_ROOT must be host:port (got '%s')", root ? root : "");
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  uint32_t ip = strata_bootstrap_resolve(host);
+  if (!ip) {
+    SLOG_WARN("strata_comm_init_env: cannot resolve root host '%s'", host);
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  strata_uid_t u;
+  if (rank == 0) {
+    strata_result_t rc = strata_bootstrap_root_start(htonl(INADDR_ANY), htons((uint16_t)port), &u);
+    if (rc != STRATA_SUCCESS) return rc;
+  }
+  memset(&u, 0, sizeof u);
+  u.magic = STRATA_UID_MAGIC;
+  u.ipv4 = ip;
+  u.port = htons((uint16_t)port);
+  u.nonce = 0x53545241524f4f54ull ^ u.port;
+  strata_oob_t *oob = NULL;
+  uint64_t key = 0;
+  strata_result_t rc = strata_bootstrap_tcp_join(&u, rank, size, &oob, &key);
+  if (rc != STRATA_SUCCESS) return rc;
+  return strata_comm_create_world(oob, key, comm);
+}
+
+/* ---- context ---- */
+
+typedef struct host_rec {
+  char name[64];
+} host_rec_t;
+
+static void ctx_release(strata_context_t *x) {
+  if (--x->refs > 0) return;
+  if (x->shm) x->shm->ops->destroy(x->shm);
+  if (x->ucx) x->ucx->ops->destroy(x->ucx);
+  free(x->host_of);
+  free(x);
+}
+
+static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_context_t **out) {
+  const strata_config_t *cfg = strata_config();
+  const int P = oob->nranks, me = oob->rank;
+  strata_context_t *x = calloc(1, sizeof *x);
+  host_rec_t *h = calloc((size_t)P, sizeof *h);
+  if (!x || !h) { free(x); free(h); return STRATA_ERR_SYSTEM; }
+  x->refs = 1;
+  x->world_rank = me;
+  x->world_size = P;
+  x->key = key;
+  x->next_comm_id = 1;
+  gethostname(x->hostname, sizeof x->hostname - 1);
+  const char *hid = getenv("STRATA_HOSTID"); /* tests: pretend ranks sit on different hosts */
+  snprintf(h[me].name, sizeof h[me].name, "%s", hid && *hid ? hid : x->hostname);
+  strata_result_t rc = oob->allgather(oob, h, sizeof *h);
+  if (rc != STRATA_SUCCESS) { free(h); free(x); return rc; }
+  x->host_of = malloc((size_t)P * sizeof *x->host_of);
+  if (!x->host_of) { free(h); free(x); return STRATA_ERR_SYSTEM; }
+  /* host index = lowest world rank with the same host name */
+  uint32_t nhosts = 0;
+  for (int w = 0; w < P; w++) {
+    x->host_of[w] = (uint32_t)w;
+    for (int v = 0; v < w; v++)
+      if (!strcmp(h[v].name, h[w].name)) { x->host_of[w] = x->host_of[v]; break; }
+    if (x->host_of[w] == (uint32_t)w) nhosts++;
+  }
+  x->my_host = x->host_of[me];
+  for (int w = 0; w < P; w++) x->local_size += x->host_of[w] == x->my_host;
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  x->oversubscribed = ncpu > 0 && x->local_size > ncpu;
+  free(h);
+  strata_tp_init_t in = {me, P, x->host_of, x->my_host, key, oob};
+  int want_shm = (cfg->transports & STRATA_TRANSPORT_SHM) != 0;
+  int want_ucx = (cfg->transports & STRATA_TRANSPORT_UCX) && (nhosts > 1 || !want_shm);
+  if (want_shm) {
+    rc = strata_shm_create(&in, &x->shm);
+    if (rc != STRATA_SUCCESS) { ctx_release(x); return rc; }
+  }
+  if (want_ucx) {
+    rc = strata_ucx_create(&in, &x->ucx);
+    if (rc != STRATA_SUCCESS) {
+      SLOG_WARN("UCX transport unavailable (%s)%s", strata_result_string(rc),
+                nhosts > 1 ? ": ranks on other hosts cannot be reached" : "");
+      ctx_release(x);
+      return rc;
+    }
+  }
+  SLOG_INFO("world rank %d of %d on %s: %u hosts, %d ranks here%s; transports:%s%s", me, P,
+            x->hostname, nhosts, x->local_size, x->oversubscribed ? " (more ranks than cores)" : "",
+            x->shm ? " shm" : "", x->ucx ? " ucx" : "");
+  *out = x;
+  return STRATA_SUCCESS;
+}
+
+/* ---- communicators ---- */
+
+static strata_comm_t comm_alloc(strata_context_t *x, int rank, int nranks, int *world, uint32_t id) {
+  strata_comm_t c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->ctx = x;
+  x->refs++;
+  c->rank = rank;
+  c->nranks = nranks;
+  c->world = world;
+  c->id = id;
+  c->blocking_req.blocking = 1;
+  c->blocking_req.comm = c;
+  memcpy(c->algo_override, strata_config()->algo, sizeof c->algo_override);
+  c->all_local = 1;
+  for (int r = 0; r < nranks; r++)
+    if (x->host_of[comm_world_rank(c, r)] != x->my_host) c->all_local = 0;
+  return c;
+}
+
+/* Staging segment for node plans: comm rank 0 creates it, the others attach.
+ * sync(): a barrier among the communicator's ranks. */
+static strata_result_t node_seg_setup(strata_comm_t c, strata_result_t (*sync)(void *), void *arg) {
+  const strata_config_t *cfg = strata_config();
+  strata_result_t rc = STRATA_SUCCESS, rc2;
+  if (!c->all_local || !c->ctx->shm || c->nranks < 2) {
+    if (c->nranks == 1) return strata_nseg_init_private(&c->node, 1, cfg->node_nbuf, cfg->node_chunk);
+    return sync(arg);
+  }
+  char name[96];
+  snprintf(name, sizeof name, "/strata-%016llx-c%u-w%d", (unsigned long long)c->ctx->key, c->id,
+           comm_world_rank(c, 0));
+  if (c->rank == 0) {
+    shm_unlink(name);
+    rc = strata_nseg_create(&c->node, name, c->nranks, cfg->node_nbuf, cfg->node_chunk);
+  }
+  rc2 = sync(arg);
+  if (rc2 != STRATA_SUCCESS) return rc2;
+  if (c->rank != 0) rc = strata_nseg_attach(&c->node, name, c->nranks, cfg->node_nbuf, cfg->node_chunk);
+  rc2 = sync(arg);
+  if (c->rank == 0) strata_nseg_unlink(&c->node);
+  if (rc2 != STRATA_SUCCESS) return rc2;
+  if (rc != STRATA_SUCCESS) {
+    /* node plans need every rank attached; without the segment only p2p plans run. The
+     * decision must be the same everywhere, so a failure here is an error. */
+    SLOG_WARN("rank %d could not map the node staging segment: %s", c->rank, strata_result_string(rc));
+  }
+  return rc;
+}
+
+static strata_result_t oob_sync(void *o) { return ((strata_oob_t *)o)->barrier((strata_oob_t *)o); }
+
+static void tuner_setup(strata_comm_t c) {
+  int p2p_shm = c->all_local && c->ctx->shm;
+  strata_tuner_init(&c->tuner, c->nranks, c->node.base != NULL && c->nranks > 1, p2p_shm);
+}
+
+strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata_comm_t *out) {
+  strata_context_t *x = NULL;
+  strata_result_t rc = ctx_create(oob, key, &x);
+  if (rc != STRATA_SUCCESS) { oob->destroy(oob); return rc; }
+  strata_comm_t c = comm_alloc(x, oob->rank, oob->nranks, NULL, 0);
+  ctx_release(x); /* the communicator holds it now */
+  if (!c) { oob->destroy(oob); return STRATA_ERR_SYSTEM; }
+  rc = node_seg_setup(c, oob_sync, oob);
+  oob->destroy(oob);
+  if (rc != STRATA_SUCCESS) { strata_comm_destroy(c); return rc; }
+  tuner_setup(c);
+  *out = c;
+  return STRATA_SUCCESS;
+}
+
+#ifdef STRATA_HAVE_MPI
+#include "strata_mpi.h"
+strata_result_t strata_bootstrap_mpi(MPI_Comm comm, strata_oob_t **out, uint64_t *job_key);
+strata_result_t strata_comm_init_mpi(strata_comm_t *comm, MPI_Comm mpi_comm) {
+  strata_config();
+  if (!comm) { SLOG_WARN("strata_comm_init_mpi: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
+  *comm = NULL;
+  if (mpi_comm == MPI_COMM_NULL) {
+    SLOG_WARN("strata_comm_init_mpi: MPI_COMM_NULL");
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  strata_oob_t *oob = NULL;
+  uint64_t key = 0;
+  strata_result_t rc = strata_bootstrap_mpi(mpi_comm, &oob, &key);
+  if (rc != STRATA_SUCCESS) return rc;
+  return strata_comm_create_world(oob, key, comm);
+}
+#endif
+
+static strata_result_t comm_sync(void *arg) {
+  return strata_coll_run(STRATA_COLL_BARRIER, NULL, NULL, 0, STRATA_INT8, STRATA_SUM, 0, (strata_comm_t)arg,
+                         NULL, STRATA_ALGO_DISSEMINATION);
+}
+
+strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata_comm_t *newcomm) {
+  if (!comm || !newcomm) {
+    SLOG_WARN("strata_comm_split: %s is NULL", comm ? "newcomm" : "comm");
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  *newcomm = NULL;
+  if (comm->error) return comm->error;
+  const int P = comm->nranks;
+  int32_t mine[4] = {color < 0 ? -1 : color, key, comm->rank, (int32_t)comm->ctx->next_comm_id};
+  int32_t *all = malloc((size_t)P * sizeof mine);
+  if (!all) return STRATA_ERR_SYSTEM;
+  memcpy(all + 4 * comm->rank, mine, sizeof mine);
+  strata_result_t rc = strata_coll_run(STRATA_COLL_ALLGATHER, all + 4 * comm->rank, all, 4, STRATA_INT32,
+                                       STRATA_SUM, 0, comm, NULL, STRATA_ALGO_AUTO);
+  if (rc != STRATA_SUCCESS) { free(all); return rc; }
+  /* a fresh id no member uses yet: the largest "next free" among the parent's ranks */
+  uint32_t id = 0;
+  for (int r = 0; r < P; r++)
+    if ((uint32_t)all[4 * r + 3] > id) id = (uint32_t)all[4 * r + 3];
+  comm->ctx->next_comm_id = id + 1;
+  comm->nsplits++;
+  if (color < 0) { free(all); return STRATA_SUCCESS; }
+  int n = 0, myrank = 0;
+  for (int r = 0; r < P; r++) n += all[4 * r] == color;
+  int *world = malloc((size_t)n * sizeof *world);
+  int *order = malloc((size_t)n * sizeof *order);
+  if (!world || !order) { free(all); free(world); free(order); return STRATA_ERR_SYSTEM; }
+  for (int r = 0, k = 0; r < P; r++)
+    if (all[4 * r] == color) order[k++] = r;
+  /* sort members by (key, parent rank): insertion sort, n is a communicator size */
+  for (int i = 1; i < n; i++) {
+    int v = order[i], j = i - 1;
+    while (j >= 0 && (all[4 * order[j] + 1] > all[4 * v + 1] ||
+                      (all[4 * order[j] + 1] == all[4 * v + 1] && order[j] > v))) {
+      order[j + 1] = order[j];
+      j--;
+    }
+    order[j + 1] = v;
+  }
+  for (int i = 0; i < n; i++) {
+    world[i] = comm_world_rank(comm, order[i]);
+    if (order[i] == comm->rank) myrank = i;
+  }
+  free(order);
+  free(all);
+  strata_comm_t c = comm_alloc(comm->ctx, myrank, n, world, id & 0xffffu);
+  if (!c) { free(world); return STRATA_ERR_SYSTEM; }
+  rc = node_seg_setup(c, comm_sync, c);
+  if (rc != STRATA_SUCCESS) { strata_comm_destroy(c); return rc; }
+  tuner_setup(c);
+  SLOG_INFO("split: color %d key %d -> rank %d of %d (comm id %u)", color, key, myrank, n, c->id);
+  *newcomm = c;
+  return STRATA_SUCCESS;
+}
+
+strata_result_t strata_comm_destroy(strata_comm_t comm) {
+  if (!comm) { SLOG_WARN("strata_comm_destroy: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
+  if (comm->active_head) strata_engine_fail_all(comm, STRATA_ERR_INVALID_USAGE);
+  strata_comm_free_cache(comm);
+  strata_request_free_pool(comm);
+  strata_nseg_destroy(&comm->node);
+  free(comm->world);
+  strata_context_t *x = comm->ctx;
+  free(comm);
+  ctx_release(x);
+  return STRATA_SUCCESS;
+}
+
+strata_result_t strata_comm_abort(strata_comm_t comm) {
+  if (!comm) { SLOG_WARN("strata_comm_abort: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
+  strata_engine_fail_all(comm, STRATA_ERR_INVALID_USAGE);
+  comm->error = STRATA_ERR_INVALID_USAGE;
+  return STRATA_SUCCESS;
+}
+
+strata_result_t strata_comm_rank(strata_comm_t comm, int *rank) {
+  if (!comm || !rank) { SLOG_WARN("strata_comm_rank: NULL argument"); return STRATA_ERR_INVALID_ARGUMENT; }
+  *rank = comm->rank;
+  return STRATA_SUCCESS;
+}
+
+strata_result_t strata_comm_size(strata_comm_t comm, int *size) {
+  if (!comm || !size) { SLOG_WARN("strata_comm_size: NULL argument"); return STRATA_ERR_INVALID_ARGUMENT; }
+  *size = comm->nranks;
+  return STRATA_SUCCESS;
+}

@@ -1,0 +1,20 @@
+/* Functions shared inside the runtime (not public). */
+#ifndef STRATA_INTERNAL_H
+#define STRATA_INTERNAL_H
+
+#include "../../transports/transport.h"
+#include "comm.h"
+
+/* Build a world communicator over an out-of-band exchange (consumes oob). */
+strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata_comm_t *out);
+/* Blocking collective entry used by the public API and internally (split). algo_force:
+ * STRATA_ALGO_AUTO or an algorithm to use regardless of STRATA_ALGO. */
+strata_result_t strata_coll_run(strata_coll_t coll, const void *sendbuf, void *recvbuf, size_t count,
+                                strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
+                                strata_request_t *req, strata_algo_t algo_force);
+/* The algorithm a communicator would use (strata_info, logging). */
+strata_algo_t strata_comm_choose(strata_comm_t comm, strata_coll_t coll, size_t bytes, double *cost,
+                                 int *overridden);
+void strata_comm_free_cache(strata_comm_t comm);
+
+#endif

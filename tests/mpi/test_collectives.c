@@ -1,0 +1,294 @@
+#define _GNU_SOURCE
+/* Multi-process correctness: every collective x algorithm (forced in turn) x in place or not
+ * x counts {0, 1, 7, 1023, 65537, 1M+3} x unaligned buffers, compared element by element with
+ * a reference. Every dtype x op at one rank count (--full), a rotating sample otherwise.
+ * Usage: mpirun -np N test_collectives [--init mpi|uid|env] [--full] [--quick] */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../runtime/algorithms/algo.h"
+#include "../../runtime/core/internal.h"
+#include "../common/refdata.h"
+#include "strata_mpi.h"
+
+static int me, P, errors, checks;
+
+#define CHECK(cond, ...)                                                        \
+  do {                                                                          \
+    checks++;                                                                   \
+    if (!(cond)) {                                                              \
+      errors++;                                                                 \
+      if (errors < 20) {                                                        \
+        printf("[rank %d] FAIL %s:%d: ", me, __FILE__, __LINE__);               \
+        printf(__VA_ARGS__);                                                    \
+        printf("\n");                                                           \
+        fflush(stdout);                                                         \
+      }                                                                         \
+    }                                                                           \
+  } while (0)
+
+static strata_comm_t init_comm(const char *how) {
+  strata_comm_t c = NULL;
+  strata_result_t rc;
+  if (!strcmp(how, "uid")) {
+    strata_unique_id_t id;
+    if (me == 0) CHECK(strata_get_unique_id(&id) == STRATA_SUCCESS, "get_unique_id");
+    MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD);
+    rc = strata_comm_init_rank(&c, P, id, me);
+  } else if (!strcmp(how, "env")) {
+    int port = 0;
+    if (me == 0) port = 20000 + (int)(getpid() % 20000);
+    MPI_Bcast(&port, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    char v[64];
+    snprintf(v, sizeof v, "127.0.0.1:%d", port);
+    setenv("STRATA_ROOT", v, 1);
+    snprintf(v, sizeof v, "%d", me);
+    setenv("STRATA_RANK", v, 1);
+    snprintf(v, sizeof v, "%d", P);
+    setenv("STRATA_WORLD_SIZE", v, 1);
+    rc = strata_comm_init_env(&c);
+  } else {
+    rc = strata_comm_init_mpi(&c, MPI_COMM_WORLD);
+  }
+  CHECK(rc == STRATA_SUCCESS, "init via %s: %s", how, strata_result_string(rc));
+  int r = -1, s = -1;
+  strata_comm_rank(c, &r);
+  strata_comm_size(c, &s);
+  CHECK(r == me && s == P, "rank/size %d/%d, want %d/%d", r, s, me, P);
+  return c;
+}
+
+static size_t send_elems(strata_coll_t c, size_t n) {
+  return (c == STRATA_COLL_REDUCE_SCATTER || c == STRATA_COLL_ALLTOALL) ? n * (size_t)P : c == STRATA_COLL_BARRIER ? 0 : n;
+}
+static size_t recv_elems(strata_coll_t c, size_t n) {
+  return (c == STRATA_COLL_ALLGATHER || c == STRATA_COLL_ALLTOALL) ? n * (size_t)P : c == STRATA_COLL_BARRIER ? 0 : n;
+}
+
+static void expected(strata_coll_t c, int dt, int op, int r, int root, size_t n, char *out, size_t es) {
+  switch (c) {
+  case STRATA_COLL_ALLREDUCE:
+  case STRATA_COLL_REDUCE:
+    for (size_t i = 0; i < n; i++) ref_reduce_store(dt, op, P, i, out, i);
+    break;
+  case STRATA_COLL_REDUCE_SCATTER:
+    for (size_t i = 0; i < n; i++) ref_reduce_store(dt, op, P, (size_t)r * n + i, out, i);
+    break;
+  case STRATA_COLL_ALLGATHER:
+    for (int q = 0; q < P; q++) ref_fill(dt, STRATA_SUM, q, out + (size_t)q * n * es, n, 0);
+    break;
+  case STRATA_COLL_BROADCAST: ref_fill(dt, STRATA_SUM, root, out, n, 0); break;
+  case STRATA_COLL_ALLTOALL:
+    for (int q = 0; q < P; q++) ref_fill(dt, STRATA_SUM, q, out + (size_t)q * n * es, n, (size_t)r * n);
+    break;
+  default: break;
+  }
+}
+
+/* One call, checked. nb: use the nonblocking twin. */
+static void one(strata_comm_t comm, strata_coll_t coll, strata_algo_t algo, int dt, int op, size_t n, int inplace,
+                int root, int nb) {
+  const size_t es = strata_dtype_size((strata_dtype_t)dt);
+  size_t sn = send_elems(coll, n), rn = recv_elems(coll, n);
+  size_t big = (sn > rn ? sn : rn) * es;
+  char *sbuf = malloc(big + 64), *rbuf = malloc(big + 64), *exp = malloc(rn * es + 1);
+  memset(sbuf, 0x5A, big + 64);
+  memset(rbuf, 0xA5, big + 64);
+  char *send = sbuf + 3, *recv = rbuf + 1; /* unaligned */
+  int fop = (coll == STRATA_COLL_ALLREDUCE || coll == STRATA_COLL_REDUCE || coll == STRATA_COLL_REDUCE_SCATTER) ? op : STRATA_SUM;
+  char *out = recv;
+  switch (coll) {
+  case STRATA_COLL_ALLGATHER:
+    if (inplace) send = recv + (size_t)me * n * es;
+    ref_fill(dt, STRATA_SUM, me, send, n, 0);
+    break;
+  case STRATA_COLL_REDUCE_SCATTER:
+    if (inplace) { send = rbuf + 1; recv = send + (size_t)me * n * es; out = recv; }
+    ref_fill(dt, op, me, send, sn, 0);
+    break;
+  case STRATA_COLL_BROADCAST:
+    if (inplace && me == root) send = recv;
+    if (me == root) ref_fill(dt, STRATA_SUM, me, send, n, 0);
+    break;
+  case STRATA_COLL_REDUCE:
+  case STRATA_COLL_ALLREDUCE:
+    if (inplace && (coll == STRATA_COLL_ALLREDUCE || me == root)) send = recv;
+    ref_fill(dt, fop, me, send, sn, 0);
+    break;
+  case STRATA_COLL_ALLTOALL: ref_fill(dt, STRATA_SUM, me, send, sn, 0); break;
+  default: break;
+  }
+  strata_request_t req = NULL;
+  strata_result_t rc = strata_coll_run(coll, send, recv, n, (strata_dtype_t)dt, (strata_op_t)op, root, comm,
+                                       nb ? &req : NULL, algo);
+  if (nb && rc == STRATA_SUCCESS) {
+    int done = 0;
+    if (n % 2) { /* half the time test until done, else wait */
+      while (!done && rc == STRATA_SUCCESS) rc = strata_test(req, &done);
+    } else {
+      rc = strata_wait(req);
+    }
+  }
+  CHECK(rc == STRATA_SUCCESS, "%s/%s n=%zu dt=%s op=%s inplace=%d: %s", strata_coll_name(coll), strata_algo_name(algo), n,
+        strata_dtype_name((strata_dtype_t)dt), strata_op_name((strata_op_t)op), inplace, strata_result_string(rc));
+  int check = coll != STRATA_COLL_BARRIER && !(coll == STRATA_COLL_REDUCE && me != root);
+  if (rc == STRATA_SUCCESS && check) {
+    expected(coll, dt, op, me, root, n, exp, es);
+    size_t bad = 0;
+    while (bad < rn * es && out[bad] == exp[bad]) bad++;
+    CHECK(bad == rn * es, "%s/%s P=%d n=%zu dt=%s op=%s inplace=%d root=%d nb=%d: first wrong byte %zu of %zu",
+          strata_coll_name(coll), strata_algo_name(algo), P, n, strata_dtype_name((strata_dtype_t)dt),
+          strata_op_name((strata_op_t)op), inplace, root, nb, bad, rn * es);
+    if (coll != STRATA_COLL_REDUCE_SCATTER || !inplace)
+      CHECK((unsigned char)rbuf[0] == 0xA5 && (unsigned char)recv[rn * es] == 0xA5, "%s/%s wrote outside recvbuf",
+            strata_coll_name(coll), strata_algo_name(algo));
+  }
+  if (!inplace && coll != STRATA_COLL_BROADCAST && coll != STRATA_COLL_BARRIER) { /* sendbuf intact */
+    char *chk = malloc(sn * es + 1);
+    ref_fill(dt, fop, me, chk, sn, 0);
+    CHECK(!memcmp(chk, send, sn * es), "%s/%s modified sendbuf", strata_coll_name(coll), strata_algo_name(algo));
+    free(chk);
+  }
+  free(sbuf);
+  free(rbuf);
+  free(exp);
+}
+
+static void suite(strata_comm_t comm, int full, int quick) {
+  static const size_t counts_all[] = {0, 1, 7, 1023, 65537, (1u << 20) + 3};
+  const int ncounts = quick ? 4 : 6;
+  long k = 0;
+  for (int coll = 0; coll < STRATA_NUM_COLLS; coll++) {
+    strata_algo_t algos[16];
+    int na = strata_algo_list((strata_coll_t)coll, algos, 16);
+    int reducing = coll == STRATA_COLL_ALLREDUCE || coll == STRATA_COLL_REDUCE || coll == STRATA_COLL_REDUCE_SCATTER;
+    int rooted = coll == STRATA_COLL_BROADCAST || coll == STRATA_COLL_REDUCE;
+    for (int ai = 0; ai < na; ai++) {
+      double c = strata_tuner_cost(&comm->tuner, (strata_coll_t)coll, algos[ai], 1024);
+      if (c > 1e29) continue; /* cannot run here (a node plan across hosts) */
+      for (int ci = 0; ci < ncounts; ci++)
+        for (int inplace = 0; inplace < 2; inplace++) {
+          size_t n = counts_all[ci];
+          if (coll == STRATA_COLL_ALLTOALL && inplace) continue;
+          if (coll == STRATA_COLL_BARRIER && (ci || inplace)) continue;
+          if (coll == STRATA_COLL_ALLTOALL && n > 65537) n = 65537 + 2; /* P x n each way */
+          int big = n > 70000;
+          for (int dt = 0; dt < STRATA_NUM_DTYPES; dt++)
+            for (int op = 0; op < (reducing ? STRATA_NUM_OPS : 1); op++) {
+              k++;
+              /* every dtype x op with --full at small sizes; large sizes and the default run a
+               * rotating sample so each (dtype, op) still appears */
+              int pick = (int)((k * 7 + (long)P) % (reducing ? 13 : 4)) == 0;
+              if (big && !(dt == STRATA_FLOAT32 && op == STRATA_SUM) && !(pick && (k % 3 == 0))) continue;
+              if (!big && !full && !pick && !(dt == STRATA_FLOAT32 && op == STRATA_SUM)) continue;
+              int root = rooted ? (int)(k % (unsigned)P) : 0;
+              one(comm, (strata_coll_t)coll, algos[ai], dt, op, n, inplace, root, (int)(k % 5 == 0));
+            }
+        }
+    }
+  }
+}
+
+static void bad_input(strata_comm_t comm) {
+  float x[4] = {1, 2, 3, 4}, y[4];
+  CHECK(strata_allreduce(NULL, y, 4, STRATA_FLOAT32, STRATA_SUM, comm) == STRATA_ERR_INVALID_ARGUMENT, "NULL sendbuf");
+  CHECK(strata_allreduce(x, NULL, 4, STRATA_FLOAT32, STRATA_SUM, comm) == STRATA_ERR_INVALID_ARGUMENT, "NULL recvbuf");
+  CHECK(strata_allreduce(x, y, 4, (strata_dtype_t)99, STRATA_SUM, comm) == STRATA_ERR_INVALID_ARGUMENT, "bad dtype");
+  CHECK(strata_allreduce(x, y, 4, STRATA_FLOAT32, (strata_op_t)-1, comm) == STRATA_ERR_INVALID_ARGUMENT, "bad op");
+  CHECK(strata_broadcast(x, y, 4, STRATA_FLOAT32, P, comm) == STRATA_ERR_INVALID_ARGUMENT, "bad root");
+  CHECK(strata_reduce(x, y, 4, STRATA_FLOAT32, STRATA_SUM, -1, comm) == STRATA_ERR_INVALID_ARGUMENT, "bad root");
+  CHECK(strata_allreduce(x, y, 4, STRATA_FLOAT32, STRATA_SUM, NULL) == STRATA_ERR_INVALID_ARGUMENT, "NULL comm");
+  CHECK(strata_alltoall(y, y, 1, STRATA_FLOAT32, comm) == STRATA_ERR_INVALID_ARGUMENT, "alltoall in place");
+  CHECK(strata_allreduce(x, x + 1, 2, STRATA_FLOAT32, STRATA_SUM, comm) == STRATA_ERR_INVALID_ARGUMENT, "overlap");
+  CHECK(strata_iallreduce(x, y, 4, STRATA_FLOAT32, STRATA_SUM, comm, NULL) == STRATA_ERR_INVALID_ARGUMENT, "NULL req");
+  CHECK(strata_allreduce(NULL, NULL, 0, STRATA_FLOAT32, STRATA_SUM, comm) == STRATA_SUCCESS, "count 0 with NULL");
+  CHECK(strata_test(NULL, NULL) == STRATA_ERR_INVALID_ARGUMENT, "test NULL");
+  CHECK(strata_result_string((strata_result_t)12345) != NULL, "result string");
+  int v = 0;
+  CHECK(strata_get_version(&v) == STRATA_SUCCESS && v == 100, "version %d", v);
+  /* still usable */
+  for (int i = 0; i < 4; i++) x[i] = (float)(me + i);
+  CHECK(strata_allreduce(x, y, 4, STRATA_FLOAT32, STRATA_SUM, comm) == STRATA_SUCCESS, "usable after bad input");
+  CHECK(y[0] == (float)(P * (P - 1) / 2), "allreduce after bad input: %g", (double)y[0]);
+}
+
+static void split_test(strata_comm_t comm) {
+  strata_comm_t sub = NULL;
+  int color = me % 2, key = -me;
+  CHECK(strata_comm_split(comm, color, key, &sub) == STRATA_SUCCESS, "split");
+  int n = (P - color + 1) / 2, r = -1, s = -1;
+  strata_comm_rank(sub, &r);
+  strata_comm_size(sub, &s);
+  CHECK(s == n, "split size %d want %d", s, n);
+  CHECK(r == n - 1 - me / 2, "split rank %d want %d (keys reversed)", r, n - 1 - me / 2);
+  int64_t x = me, y = -1;
+  CHECK(strata_allreduce(&x, &y, 1, STRATA_INT64, STRATA_SUM, sub) == STRATA_SUCCESS, "allreduce on split");
+  int64_t want = 0;
+  for (int q = color; q < P; q += 2) want += q;
+  CHECK(y == want, "split allreduce %lld want %lld", (long long)y, (long long)want);
+  strata_comm_t none = (strata_comm_t)1;
+  CHECK(strata_comm_split(comm, me == 0 ? -1 : 0, 0, &none) == STRATA_SUCCESS, "split with -1");
+  if (me == 0) CHECK(none == NULL, "color -1 gives NULL");
+  else {
+    int64_t z = 1, w = 0;
+    strata_allreduce(&z, &w, 1, STRATA_INT64, STRATA_SUM, none);
+    CHECK(w == P - 1, "split without rank 0: %lld", (long long)w);
+    strata_comm_destroy(none);
+  }
+  strata_comm_destroy(sub);
+}
+
+/* Several nonblocking collectives in flight at once, completed out of order. */
+static void overlap_test(strata_comm_t comm) {
+  enum { K = 6, N = 5000 };
+  static int32_t in[K][N], out[K][N * 8];
+  strata_request_t req[K];
+  for (int k = 0; k < K; k++) {
+    for (int i = 0; i < N; i++) in[k][i] = me * 1000 + k * 7 + i % 13;
+    strata_result_t rc = k % 2 ? strata_iallgather(in[k], out[k], N, STRATA_INT32, comm, &req[k])
+                               : strata_iallreduce(in[k], out[k], N, STRATA_INT32, STRATA_SUM, comm, &req[k]);
+    CHECK(rc == STRATA_SUCCESS, "post %d", k);
+  }
+  for (int k = K - 1; k >= 0; k--) CHECK(strata_wait(req[k]) == STRATA_SUCCESS, "wait %d", k);
+  for (int k = 0; k < K; k++) {
+    if (k % 2) {
+      for (int q = 0; q < P; q++) CHECK(out[k][q * N + 5] == q * 1000 + k * 7 + 5, "overlap allgather k=%d", k);
+    } else {
+      int64_t want = 0;
+      for (int q = 0; q < P; q++) want += q * 1000 + k * 7 + 5;
+      CHECK(out[k][5] == want, "overlap allreduce k=%d: %d want %lld", k, out[k][5], (long long)want);
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &me);
+  MPI_Comm_size(MPI_COMM_WORLD, &P);
+  const char *how = "mpi";
+  int full = 0, quick = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--init") && i + 1 < argc) how = argv[++i];
+    else if (!strcmp(argv[i], "--full")) full = 1;
+    else if (!strcmp(argv[i], "--quick")) quick = 1;
+  }
+  strata_comm_t comm = init_comm(how);
+  if (comm) {
+    bad_input(comm);
+    suite(comm, full, quick);
+    overlap_test(comm);
+    split_test(comm);
+    CHECK(strata_comm_destroy(comm) == STRATA_SUCCESS, "destroy");
+  }
+  int tot[2] = {errors, checks}, all[2];
+  MPI_Allreduce(tot, all, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  if (me == 0) {
+    printf("test_collectives P=%d init=%s transports=%s: %d checks, %d failures\n", P, how,
+           getenv("STRATA_TRANSPORTS") ? getenv("STRATA_TRANSPORTS") : "default", all[1], all[0]);
+  }
+  MPI_Finalize();
+  return all[0] ? 1 : 0;
+}
