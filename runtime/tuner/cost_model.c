@@ -74,7 +74,8 @@ double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t
     }
   case STRATA_COLL_BROADCAST:
     switch (a) {
-    case STRATA_ALGO_BINOMIAL: return L * al + (n > 262144 ? (L + 1) * 262144 * be + n * be : L * n * be);
+        /* pipelined or not, the root sends the whole message to each of its log P children */
+    case STRATA_ALGO_BINOMIAL: return L * (al + n * be);
     case STRATA_ALGO_SCATTER_ALLGATHER: return P * al + 2 * f * n * be;
     case STRATA_ALGO_SHM: return na + 2 * n * nb;
     default: return NA;

@@ -465,7 +465,19 @@ static strata_result_t shm_alive(strata_transport_t *tp, int peer) {
   int j = local_index(t, peer);
   if (j < 0) return STRATA_SUCCESS;
   int pid = atomic_load(seg_pid(t, j));
-  if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) return STRATA_ERR_PEER_FAILED;
+  if (pid <= 0) return STRATA_SUCCESS;
+  if (kill(pid, 0) != 0 && errno == ESRCH) return STRATA_ERR_PEER_FAILED;
+  /* a killed process stays a zombie until its parent reaps it: it is dead all the same */
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *rp = strrchr(buf, ')');
+    if (rp && (rp[2] == 'Z' || rp[2] == 'X')) return STRATA_ERR_PEER_FAILED;
+  }
   return STRATA_SUCCESS;
 }
 

@@ -1,0 +1,4 @@
+/* all_gather_perf: nccl-tests-compatible allgather benchmark (see perf_common.c). */
+#include "perf_colls.h"
+
+int main(int argc, char **argv) { return perf_main(argc, argv, &perf_allgather); }

@@ -1,0 +1,4 @@
+/* reduce_perf: nccl-tests-compatible reduce benchmark (see perf_common.c). */
+#include "perf_colls.h"
+
+int main(int argc, char **argv) { return perf_main(argc, argv, &perf_reduce); }

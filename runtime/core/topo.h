@@ -1,0 +1,16 @@
+/* What this host looks like (hwloc when available): for strata_info and INFO logs. */
+#ifndef STRATA_TOPO_H
+#define STRATA_TOPO_H
+
+#include <stddef.h>
+
+typedef struct strata_host_topo {
+  int packages, numa_nodes, cores, pus;
+  size_t l3_bytes;
+  int from_hwloc;
+  char nics[256]; /* OS network devices hwloc reports, comma-separated */
+} strata_host_topo_t;
+
+void strata_host_topo(strata_host_topo_t *t);
+
+#endif
