@@ -19,6 +19,9 @@ typedef struct strata_algo_entry {
 /* The registry: every (collective, algorithm) pair that exists. */
 const strata_algo_entry_t *strata_algo_find(strata_coll_t coll, strata_algo_t algo);
 int strata_algo_list(strata_coll_t coll, strata_algo_t *out, int max);
+/* Can algo run this shape? Node plans that stage a piece of every rank's block in one slot
+ * need nranks * esize <= node_chunk. The same answer on every rank. */
+int strata_algo_fits(const strata_coll_args_t *a, strata_algo_t algo);
 /* Build a plan for algo; 0 on success, -1 on allocation failure. */
 int strata_plan_build(strata_plan_t *p, const strata_coll_args_t *a, strata_algo_t algo);
 

@@ -43,10 +43,18 @@ int strata_algo_list(strata_coll_t coll, strata_algo_t *out, int max) {
   return n;
 }
 
+int strata_algo_fits(const strata_coll_args_t *a, strata_algo_t algo) {
+  const strata_algo_entry_t *e = strata_algo_find(a->coll, algo);
+  if (!e) return 0;
+  if (e->node_only && (a->coll == STRATA_COLL_REDUCE_SCATTER || a->coll == STRATA_COLL_ALLTOALL))
+    return (size_t)a->nranks * a->esize <= a->node_chunk;
+  return 1;
+}
+
 int strata_plan_build(strata_plan_t *p, const strata_coll_args_t *a, strata_algo_t algo) {
   const strata_algo_entry_t *e = strata_algo_find(a->coll, algo);
   strata_plan_init(p, a->coll, algo);
-  if (!e) return -1;
+  if (!e || !strata_algo_fits(a, algo)) return -1;
   if (e->build(p, a) || p->failed) {
     strata_plan_free(p);
     return -1;

@@ -82,6 +82,14 @@ static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, siz
                           .dtype = dtype, .op = op, .root = root, .inplace = inplace, .esize = es,
                           .chunk_bytes = cfg->ring_chunk, .node_chunk = comm->node.base ? comm->node.chunk : cfg->node_chunk,
                           .node_nbuf = comm->node.base ? comm->node.nbuf : cfg->node_nbuf};
+  if (!strata_algo_fits(&a, algo)) { /* a node plan whose pieces do not fit a slot */
+    strata_tuner_t t = comm->tuner;
+    t.node_ok = 0;
+    strata_algo_t alt = strata_tuner_choose(&t, coll, bytes, &cost);
+    SLOG_INFO("%s: %s does not fit %zu-byte staging slots at %d ranks; using %s", fn_name(coll),
+              strata_algo_name(algo), a.node_chunk, comm->nranks, strata_algo_name(alt));
+    algo = alt;
+  }
   plan_cache_entry_t *e = calloc(1, sizeof *e);
   if (!e) return NULL;
   if (strata_plan_build(&e->plan, &a, algo)) {

@@ -21,7 +21,9 @@ static double now(void) {
 
 static int child(strata_unique_id_t id, int P, int r, int victim, double timeout_s) {
   strata_comm_t comm;
+  double ti = now();
   if (strata_comm_init_rank(&comm, P, id, r) != STRATA_SUCCESS) return 10;
+  if (getenv("FAULT_VERBOSE")) fprintf(stderr, "rank %d: init took %.3f s\n", r, now() - ti);
   enum { N = 1 << 18 };
   float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
   for (int i = 0; i < N; i++) a[i] = (float)r;
@@ -42,7 +44,7 @@ static int child(strata_unique_id_t id, int P, int r, int victim, double timeout
       fprintf(stderr, "rank %d: the failure took %.1f s to report (timeout %.1f s)\n", r, dt, timeout_s);
       return 13;
     }
-    printf("rank %d: iteration %d returned %s after %.3f s\n", r, it, strata_result_string(rc), dt);
+    fprintf(stderr, "rank %d: iteration %d returned %s after %.3f s\n", r, it, strata_result_string(rc), dt);
     /* the communicator stays failed; later calls fail at once */
     rc = strata_allreduce(a, b, N, STRATA_FLOAT32, STRATA_SUM, comm);
     if (rc == STRATA_SUCCESS) return 14;

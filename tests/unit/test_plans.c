@@ -106,6 +106,10 @@ static int run_case(world_t *w, strata_coll_t coll, strata_algo_t algo, int dt, 
   if (!ent) return 0;
   if (inplace && coll == STRATA_COLL_ALLTOALL) return 0;
   if (inplace && coll == STRATA_COLL_BARRIER) return 0;
+  {
+    strata_coll_args_t probe = {.coll = coll, .nranks = P, .esize = es, .node_chunk = w->seg.chunk};
+    if (!strata_algo_fits(&probe, algo)) return 0;
+  }
   runs++;
   strata_plan_t *plans = calloc((size_t)P, sizeof *plans);
   char **sb = calloc((size_t)P, sizeof *sb), **rb = calloc((size_t)P, sizeof *rb);

@@ -108,9 +108,23 @@ static ucp_ep_h get_ep(ucx_tp_t *u, int peer) {
   return ep;
 }
 
+/* A failed request because the other side is gone is a peer failure, not a transport bug. */
+static int fail_state(ucs_status_t st) {
+  switch (st) {
+  case UCS_ERR_ENDPOINT_TIMEOUT:
+  case UCS_ERR_CONNECTION_RESET:
+  case UCS_ERR_UNREACHABLE:
+  case UCS_ERR_REJECTED:
+  case UCS_ERR_NOT_CONNECTED:
+    return -(int)STRATA_ERR_PEER_FAILED;
+  default:
+    return -(int)STRATA_ERR_TRANSPORT;
+  }
+}
+
 static void send_cb(void *request, ucs_status_t status, void *user) {
   strata_treq_t *r = user;
-  r->state = status == UCS_OK ? 1 : -(int)STRATA_ERR_TRANSPORT;
+  r->state = status == UCS_OK ? 1 : fail_state(status);
   if (status != UCS_OK && status != UCS_ERR_CANCELED)
     SLOG_WARN("ucx: send failed: %s", ucs_status_string(status));
   ucp_request_free(request);
@@ -122,7 +136,7 @@ static void recv_cb(void *request, ucs_status_t status, const ucp_tag_recv_info_
     SLOG_WARN("ucx: message of %zu bytes for a receive of %zu (mismatched calls?)", info->length, r->len);
     r->state = -(int)STRATA_ERR_INVALID_USAGE;
   } else {
-    r->state = status == UCS_OK ? 1 : -(int)STRATA_ERR_TRANSPORT;
+    r->state = status == UCS_OK ? 1 : fail_state(status);
   }
   ucp_request_free(request);
 }
@@ -146,7 +160,7 @@ static strata_result_t ucx_isend(strata_transport_t *t, int peer, uint64_t tag, 
     r->state = 1;
   } else if (UCS_PTR_IS_ERR(s)) {
     SLOG_WARN("ucx: send to world rank %d failed: %s", peer, ucs_status_string(UCS_PTR_STATUS(s)));
-    return STRATA_ERR_TRANSPORT;
+    return (strata_result_t)-fail_state(UCS_PTR_STATUS(s));
   } else {
     r->tp_data = s;
   }
