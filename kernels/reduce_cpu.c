@@ -7,6 +7,10 @@
 #include "strata_elem.h"
 #include "strata_kernels.h"
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(STRATA_NO_CLONES)
 #define KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -195,4 +199,28 @@ void strata_kernel_avg(void *dst, const void *src, size_t n, int dtype, int div)
     for (size_t i = 0; i < n; i++) narrow_store(dtype, dst, i, narrow_load(dtype, src, i) / (float)div);
     break;
   }
+}
+
+void strata_kernel_copy_stream(void *dst, const void *src, size_t bytes) {
+#if defined(__x86_64__)
+  char *d = dst;
+  const char *s = src;
+  size_t i = 0;
+  if (((uintptr_t)d & 15) == 0) {
+    for (; i + 64 <= bytes; i += 64) {
+      __m128i a = _mm_loadu_si128((const __m128i *)(s + i));
+      __m128i b = _mm_loadu_si128((const __m128i *)(s + i + 16));
+      __m128i c = _mm_loadu_si128((const __m128i *)(s + i + 32));
+      __m128i e = _mm_loadu_si128((const __m128i *)(s + i + 48));
+      _mm_stream_si128((__m128i *)(d + i), a);
+      _mm_stream_si128((__m128i *)(d + i + 16), b);
+      _mm_stream_si128((__m128i *)(d + i + 32), c);
+      _mm_stream_si128((__m128i *)(d + i + 48), e);
+    }
+    _mm_sfence();
+  }
+  if (i < bytes) memcpy(d + i, s + i, bytes - i);
+#else
+  memcpy(dst, src, bytes);
+#endif
 }

@@ -13,4 +13,9 @@ void strata_kernel_reduce_multi(void *dst, const void *const *src, int nsrc, siz
 /* dst[i] = src[i] / div (C integer division for integers). */
 void strata_kernel_avg(void *dst, const void *src, size_t n, int dtype, int div);
 
+/* Copy with non-temporal (streaming) stores: the lines go to memory instead of staying in
+ * this core's cache, so another core reading them streams from memory rather than snooping
+ * here. dst must be 16-byte aligned. */
+void strata_kernel_copy_stream(void *dst, const void *src, size_t bytes);
+
 #endif

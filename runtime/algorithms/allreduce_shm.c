@@ -7,7 +7,10 @@
  * Every element is combined in rank order by one routine, so all ranks get the same bits. */
 #include "node_util.h"
 
-#define SLICE_MIN_BYTES (64 * 1024)
+static size_t slice_min(void) {
+  const char *v = getenv("STRATA_SHM_SLICE_MIN");
+  return v && *v ? (size_t)atoll(v) : (size_t)64 * 1024;
+}
 
 int strata_algo_allreduce_shm(strata_plan_t *p, const strata_coll_args_t *a) {
   const int P = a->nranks, r = a->rank;
@@ -17,7 +20,7 @@ int strata_algo_allreduce_shm(strata_plan_t *p, const strata_coll_args_t *a) {
   size_t ce = node_chunk_bytes(a, bytes) / e;
   if (ce < 1) ce = 1;
   const int nch = (int)((n + ce - 1) / ce);
-  const int sliced = P > 1 && bytes >= SLICE_MIN_BYTES;
+  const int sliced = P > 1 && bytes >= slice_min();
   p->node_chunks = (uint32_t)nch;
   p->node_implied = nch == 1 && !sliced;
   for (int c = 0; c < nch; c++) {

@@ -1,17 +1,21 @@
 #include "ring.h"
 
+#define RING_RECV_SLOTS 4
+
 int ring_rs_phase(strata_plan_t *p, const strata_coll_args_t *a, const ring_rs_spec_t *sp,
                   int *last_red, int *sends) {
   const int P = a->nranks, r = a->rank, nch = sp->nch;
   const size_t e = a->esize, n = sp->n;
   const int right = mod(r + 1, P), left = mod(r - 1, P);
   const size_t cap = blk_cnt(blk_cnt(n, P, 0), nch, 0); /* elements per chunk slot */
-  const uint64_t rslot = sp->scratch_off;                /* nch receive slots */
-  const uint64_t aslot = rslot + (uint64_t)nch * cap * e; /* 2 x nch partial-sum slots */
+  /* a few receive slots, reused round-robin, so incoming chunks land in cache */
+  const int K = nch < RING_RECV_SLOTS ? nch : RING_RECV_SLOTS;
+  const uint64_t rslot = sp->scratch_off;
+  const uint64_t aslot = rslot + (uint64_t)K * cap * e; /* 2 x nch partial-sum slots */
   size_t need = aslot + (sp->acc_buf == SB_RECV ? 0 : 2 * (size_t)nch * cap * e);
   if (need > p->scratch_bytes) p->scratch_bytes = need;
-  int *prev_send = ialloc((size_t)nch, -1);
-  if (!prev_send) return -1;
+  int *prev_send = ialloc((size_t)nch, -1), *reader = ialloc((size_t)K, -1);
+  if (!prev_send || !reader) { free(prev_send); free(reader); return -1; }
   for (int c = 0; c < nch; c++) last_red[c] = -1;
 
   for (int s = 0; s <= P - 2; s++) {
@@ -27,22 +31,24 @@ int ring_rs_phase(strata_plan_t *p, const strata_coll_args_t *a, const ring_rs_s
       else if (sp->acc_buf == SB_RECV) src = BREF(SB_RECV, so * e);
       else src = BREF(SB_SCRATCH, aslot + ((uint64_t)((s - 1) % 2) * nch + c) * cap * e);
       int si = plan_send(p, right, tag, src, sc * e, s ? last_red[c] : -1, -1, -1);
-      int ri = plan_recv(p, left, tag, BREF(SB_SCRATCH, rslot + (uint64_t)c * cap * e), rc * e,
-                         last_red[c], -1, -1);
+      /* the slot is free once the reduce that last read it is done */
+      uint64_t slot = rslot + (uint64_t)(c % K) * cap * e;
+      int ri = plan_recv(p, left, tag, BREF(SB_SCRATCH, slot), rc * e, reader[c % K], -1, -1);
       strata_bref_t dst;
       if (last) dst = BREF(sp->final_buf, sp->final_off + blk_off(rbc, nch, c) * e);
       else if (sp->acc_buf == SB_RECV) dst = BREF(SB_RECV, ro * e);
       else dst = BREF(SB_SCRATCH, aslot + ((uint64_t)(s % 2) * nch + c) * cap * e);
       /* a scratch partial-sum slot is free once the send of step s-1 that read it is done */
-      int red = plan_reduce(p, dst, BREF(sp->in_buf, ro * e),
-                            BREF(SB_SCRATCH, rslot + (uint64_t)c * cap * e), rc, ri,
-                            sp->acc_buf == SB_RECV ? -1 : prev_send[c], -1);
+      int red = plan_reduce(p, dst, BREF(sp->in_buf, ro * e), BREF(SB_SCRATCH, slot), rc, ri,
+                            sp->acc_buf == SB_RECV ? -1 : prev_send[c], last_red[c]);
       last_red[c] = red;
+      reader[c % K] = red;
       prev_send[c] = si;
       if (sends) sends[s * nch + c] = si;
     }
   }
   free(prev_send);
+  free(reader);
   return p->failed ? -1 : 0;
 }
 

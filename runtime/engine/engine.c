@@ -161,6 +161,15 @@ static inline int node_slot_index(const struct strata_comm *c, uint64_t v) {
   return (int)((v - 1) % (uint64_t)c->node.nbuf);
 }
 
+static size_t node_stream_min(void) {
+  static size_t v;
+  if (!v) {
+    const char *e = getenv("STRATA_SHM_STREAM_MIN");
+    v = e && *e ? (size_t)atoll(e) : (size_t)16384;
+  }
+  return v;
+}
+
 static int run_nput(struct strata_request *req, const strata_step_t *s) {
   struct strata_comm *c = req->comm;
   const strata_node_seg_t *seg = &c->node;
@@ -174,9 +183,15 @@ static int run_nput(struct strata_request *req, const strata_step_t *s) {
   char *slot = nseg_slot(seg, c->rank, node_slot_index(c, v));
   char *dst = nseg_data(slot) + s->dst.off;
   const char *src = bptr(req, s->src);
-  if (s->n)
-    for (int k = 0; k < (s->nrep ? s->nrep : 1); k++)
-      memcpy(dst + (size_t)k * s->dstride, src + (size_t)k * s->sstride, s->n);
+  if (s->n) {
+    /* large pieces go to memory with streaming stores: the reader then streams them from
+     * DRAM instead of pulling every line out of this core's cache */
+    int stream = s->n >= node_stream_min();
+    for (int k = 0; k < (s->nrep ? s->nrep : 1); k++) {
+      if (stream) strata_kernel_copy_stream(dst + (size_t)k * s->dstride, src + (size_t)k * s->sstride, s->n);
+      else memcpy(dst + (size_t)k * s->dstride, src + (size_t)k * s->sstride, s->n);
+    }
+  }
   atomic_store_explicit(nseg_put(slot), v, memory_order_release);
   return R_DONE;
 }
@@ -199,8 +214,7 @@ static int run_nreduce(struct strata_request *req, const strata_step_t *s) {
     for (int q = 0; q < P; q++)
       srcs[q] = (q == me && own) ? bptr(req, s->src) : nseg_data(nseg_slot(seg, q, b)) + s->src2.off;
     void *dst = s->dst.buf == SB_NODE ? nseg_data(nseg_slot(seg, me, b)) + s->dst.off : bptr(req, s->dst);
-    strata_kernel_reduce_multi(dst, srcs, P, s->n, req->dtype, req->op,
-                               (s->flags & SF_AVG) ? P : 0);
+    strata_kernel_reduce_multi(dst, srcs, P, s->n, req->dtype, req->op, (s->flags & SF_AVG) ? P : 0);
     if (srcs != srcs_stack) free(srcs);
   }
   if (s->dst.buf == SB_NODE)

@@ -22,14 +22,14 @@ void strata_tuner_init(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm) 
   t->node_ok = node_ok;
   /* measured with the benchmarks on the 2-core development VM (docs/TUNING.md) */
   if (p2p_shm) {
-    t->alpha = envd("STRATA_COST_ALPHA_US", 0.35) * 1e-6;
-    t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 8.0) * 1e9);
+    t->alpha = envd("STRATA_COST_ALPHA_US", 0.5) * 1e-6;
+    t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 4.0) * 1e9);
   } else {
     t->alpha = envd("STRATA_COST_ALPHA_US", 2.5) * 1e-6;
-    t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 5.0) * 1e9);
+    t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 3.0) * 1e9);
   }
   t->node_alpha = envd("STRATA_COST_NODE_ALPHA_US", 0.12) * 1e-6;
-  t->node_beta = 1.0 / (envd("STRATA_COST_NODE_BW_GBS", 12.0) * 1e9);
+  t->node_beta = 1.0 / (envd("STRATA_COST_NODE_BW_GBS", 16.0) * 1e9);
   t->gamma = 1.0 / (envd("STRATA_COST_REDUCE_GBS", 12.0) * 1e9);
 }
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Median Strata-vs-Open-MPI ratios over several launches, both MPI flavours.
+#   scripts/compare.sh BENCH NP RUNS [benchmark flags...]
+# e.g. scripts/compare.sh all_reduce_perf 2 5 -b 8 -e 64M -f 4
+# Each launch times Strata and MPI alternately (-M 1) in the same run; the table gives, per
+# size and flavour (default = ob1/vader/tuned, ucx = pml ucx), the median of Strata's time,
+# MPI's time and the per-launch ratio Strata/MPI (< 1: Strata faster), out-of-place and in-place.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=$1 np=$2 runs=$3
+shift 3
+out=$(mktemp -d)
+for i in $(seq 1 "$runs"); do
+  for flavour in default ucx; do
+    extra=()
+    [ "$flavour" = ucx ] && extra=(--mca pml ucx --mca pml_ucx_tls any --mca pml_ucx_devices any)
+    "$root/scripts/mpirun.sh" -np "$np" "${extra[@]}" "$root/build/bin/$bench" -M 1 "$@" 2>/dev/null |
+      grep -v '^#' | awk -v f="$flavour" '{print f, $1, $6, $10, $11, $12, $16}' >> "$out/all.txt"
+  done
+done
+echo "# $bench -np $np, $runs launches per MPI flavour, $(date -u +%F) on $(hostname) ($(nproc) cores); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# columns: size, then per flavour: strata_us mpi_us ratio(oop)  strata_us mpi_us ratio(in-place); ratio = median over launches of Strata/MPI"
+awk '
+function med(arr, n,    i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
+  return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2 }
+{ k = $1 SUBSEP $2; n[k]++; s1[k, n[k]] = $3; m1[k, n[k]] = $4; s2[k, n[k]] = $6; m2[k, n[k]] = $7
+  r1[k, n[k]] = ($4 > 0 ? $3 / $4 : 0); r2[k, n[k]] = ($7 > 0 ? $6 / $7 : 0); sizes[$2] = 1 }
+END {
+  printf "%12s | %-44s | %-44s\n", "size(B)", "vs MPI default: strata mpi ratio | ip: strata mpi ratio", "vs MPI pml ucx: strata mpi ratio | ip: strata mpi ratio"
+  ns = asorti(sizes, order, "@ind_num_asc")
+  for (q = 1; q <= ns; q++) {
+    sz = order[q]; line = sprintf("%12s", sz)
+    split("default ucx", fl, " ")
+    for (f = 1; f <= 2; f++) {
+      k = fl[f] SUBSEP sz; c = n[k]
+      if (!c) { line = line sprintf(" | %-44s", "n/a"); continue }
+      for (i = 1; i <= c; i++) { a[i] = s1[k, i]; b[i] = m1[k, i]; r[i] = r1[k, i]; d[i] = s2[k, i]; e[i] = m2[k, i]; g[i] = r2[k, i] }
+      line = line sprintf(" | %8.2f %8.2f %5.2f | %8.2f %8.2f %5.2f", med(a, c), med(b, c), med(r, c), med(d, c), med(e, c), med(g, c))
+    }
+    print line
+  }
+}' "$out/all.txt"
+rm -rf "$out"
