@@ -48,8 +48,10 @@ int main(int argc, char **argv) {
   int node_ok = hosts == 1 && (cfg->transports & STRATA_TRANSPORT_SHM) && n > 1;
   int p2p_shm = hosts == 1 && (cfg->transports & STRATA_TRANSPORT_SHM);
   strata_tuner_t t;
-  strata_tuner_init(&t, n, node_ok, p2p_shm);
-  printf("\nCommunicator modelled: %d ranks on %d host(s); point-to-point over %s\n", n, hosts, p2p_shm ? "shm" : "ucx");
+  int oversub = hosts == 1 && n > topo.pus;
+  strata_tuner_init(&t, n, node_ok, p2p_shm, oversub);
+  printf("\nCommunicator modelled: %d ranks on %d host(s); point-to-point over %s%s\n", n, hosts,
+         p2p_shm ? "shm" : "ucx", oversub ? "; more ranks than cores (rounds cost a reschedule)" : "");
   printf("Cost model: alpha %.2f us, beta %.2f GB/s, node sync %.2f us, node copy %.2f GB/s, reduce %.2f GB/s\n",
          t.alpha * 1e6, 1e-9 / t.beta, t.node_alpha * 1e6, 1e-9 / t.node_beta, 1e-9 / t.gamma);
   int any = 0;

@@ -4,6 +4,7 @@
 #ifndef STRATA_NODE_UTIL_H
 #define STRATA_NODE_UTIL_H
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "algo.h"
@@ -61,13 +62,21 @@ static inline int ndone(strata_plan_t *p, uint32_t chunk) {
   return strata_plan_add(p, &s);
 }
 
-/* Bytes per chunk for a node plan moving `bytes`: small calls use one slot; larger ones are
- * cut so several chunks are in flight (copy-in, reduce and copy-out overlap). */
+/* Bytes per chunk for a node plan moving `bytes`: small calls use one slot (one
+ * synchronisation); from pipe_min on, the call is cut into about `pipe` chunks (at least
+ * 4 KiB each) so one rank's copy-in overlaps the others' reductions. */
 static inline size_t node_chunk_bytes(const strata_coll_args_t *a, size_t bytes) {
+  static size_t pipe_min, pipe;
+  if (!pipe) {
+    const char *v = getenv("STRATA_SHM_PIPE_MIN"), *w = getenv("STRATA_SHM_PIPE");
+    pipe_min = v && *v ? (size_t)atoll(v) : 32768;
+    pipe = w && *w ? (size_t)atoll(w) : 4;
+    if (pipe < 1) pipe = 1;
+  }
   size_t c = a->node_chunk;
-  if (bytes <= 32768) return bytes < c ? (bytes ? bytes : 1) : c;
-  size_t want = bytes / 4;
-  if (want < 16384) want = 16384;
+  if (bytes <= pipe_min) return bytes < c ? (bytes ? bytes : 1) : c;
+  size_t want = bytes / pipe;
+  if (want < 4096) want = 4096;
   want = (want + 63) & ~(size_t)63;
   return want < c ? want : c;
 }

@@ -244,7 +244,8 @@ static strata_result_t oob_sync(void *o) { return ((strata_oob_t *)o)->barrier((
 
 static void tuner_setup(strata_comm_t c) {
   int p2p_shm = c->all_local && c->ctx->shm;
-  strata_tuner_init(&c->tuner, c->nranks, c->node.base != NULL && c->nranks > 1, p2p_shm);
+  strata_tuner_init(&c->tuner, c->nranks, c->node.base != NULL && c->nranks > 1, p2p_shm,
+                    c->all_local && c->ctx->oversubscribed);
 }
 
 strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata_comm_t *out) {

@@ -165,7 +165,7 @@ static size_t node_stream_min(void) {
   static size_t v;
   if (!v) {
     const char *e = getenv("STRATA_SHM_STREAM_MIN");
-    v = e && *e ? (size_t)atoll(e) : (size_t)16384;
+    v = e && *e ? (size_t)atoll(e) : (size_t)8192;
   }
   return v;
 }

@@ -17,29 +17,47 @@ static double envd(const char *name, double def) {
   return (*end || x < 0) ? def : x;
 }
 
-void strata_tuner_init(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm) {
+void strata_tuner_init(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm, int oversubscribed) {
   t->nranks = nranks;
   t->node_ok = node_ok;
   /* measured with the benchmarks on the 2-core development VM (docs/TUNING.md) */
   if (p2p_shm) {
     t->alpha = envd("STRATA_COST_ALPHA_US", 0.5) * 1e-6;
-    t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 4.0) * 1e9);
+    t->alpha_rndv = envd("STRATA_COST_RNDV_US", 1.5) * 1e-6;
+    t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 6.0) * 1e9);
+    t->eager = 8128;
   } else {
     t->alpha = envd("STRATA_COST_ALPHA_US", 2.5) * 1e-6;
+    t->alpha_rndv = envd("STRATA_COST_RNDV_US", 2.0) * 1e-6;
     t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 3.0) * 1e9);
+    t->eager = 8192;
   }
   t->node_alpha = envd("STRATA_COST_NODE_ALPHA_US", 0.12) * 1e-6;
   t->node_beta = 1.0 / (envd("STRATA_COST_NODE_BW_GBS", 16.0) * 1e9);
   t->gamma = 1.0 / (envd("STRATA_COST_REDUCE_GBS", 12.0) * 1e9);
+  if (oversubscribed) {
+    /* a round that needs a peer costs a trip through the scheduler (measured: 4 ranks on 2
+     * cores take ~4 us for an 8-byte allreduce that takes 0.15 us on 2) */
+    double k = envd("STRATA_COST_OVERSUB", 30.0);
+    t->alpha *= k;
+    t->node_alpha *= k;
+  }
 }
 
 static double lg(int P) { return P > 1 ? ceil(log2((double)P)) : 0; }
 
+/* latency of one message of m bytes: rendezvous (CMA read + finish) above the eager size */
+static double msg_alpha(const strata_tuner_t *t, double m) {
+  return t->alpha + (m > (double)t->eager ? t->alpha_rndv : 0);
+}
+
 double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes) {
   const int P = t->nranks;
-  const double n = (double)bytes, al = t->alpha, be = t->beta, ga = t->gamma;
+  const double n = (double)bytes, be = t->beta, ga = t->gamma;
   const double na = t->node_alpha, nb = t->node_beta, L = lg(P), f = (double)(P - 1) / P;
   const int pow2 = (P & (P - 1)) == 0;
+  /* typical message sizes: whole vector (recursive doubling, trees), one block (rings) */
+  const double al = msg_alpha(t, n), alb = msg_alpha(t, n / P), alh = msg_alpha(t, n / 2);
   const double fold = pow2 ? 0 : 2 * al; /* the extra ranks' hand-off, latency part */
   const strata_algo_entry_t *e = strata_algo_find(c, a);
   if (!e) return NA;
@@ -48,27 +66,30 @@ double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t
   switch (c) {
   case STRATA_COLL_ALLREDUCE:
     switch (a) {
-    case STRATA_ALGO_RING: return 2 * (P - 1) * al + 2 * f * n * be + f * n * ga;
+    case STRATA_ALGO_RING: return 2 * (P - 1) * alb + 2 * f * n * be + f * n * ga;
     case STRATA_ALGO_RECURSIVE_DOUBLING: return L * (al + n * be + n * ga) + fold + (pow2 ? 0 : 2 * n * be);
-    case STRATA_ALGO_RABENSEIFNER: return 2 * L * al + 2 * f * n * be + f * n * ga + fold + (pow2 ? 0 : 2 * n * be);
+    case STRATA_ALGO_RABENSEIFNER: return 2 * L * alh + 2 * f * n * be + f * n * ga + fold + (pow2 ? 0 : 2 * n * be);
     case STRATA_ALGO_SHM:
-      /* direct below 64 KiB: every rank reads every slot; sliced above: 2 syncs */
+      /* direct below 64 KiB: every rank reads every slot; sliced above: 2 syncs, the slice
+       * reductions overlap the copies */
       return n < 65536 ? na + n * nb + (P - 1) * n * nb + (P - 1) * n * ga
-                       : 2 * na + 3 * n * nb + f * n * ga;
+                       : 2 * na + 2 * n * nb + f * n * ga;
     default: return NA;
     }
   case STRATA_COLL_ALLGATHER:
     switch (a) {
-    case STRATA_ALGO_RING: return (P - 1) * al + f * n * be;
-    case STRATA_ALGO_RECURSIVE_DOUBLING: return L * al + f * n * be + fold + (pow2 ? 0 : n * be);
-    case STRATA_ALGO_BRUCK: return L * al + f * n * be + n * nb;
-    case STRATA_ALGO_SHM: return na + n / P * nb + f * n * nb;
+    case STRATA_ALGO_RING: return (P - 1) * alb + f * n * be;
+    case STRATA_ALGO_RECURSIVE_DOUBLING: return L * alh + f * n * be + fold + (pow2 ? 0 : n * be);
+    case STRATA_ALGO_BRUCK: return L * alh + f * n * be + n * nb;
+    /* every byte received was staged (streamed out, read back): measured ~3 staging copies
+     * per received byte against the single CMA copy of the ring (docs/TUNING.md) */
+    case STRATA_ALGO_SHM: return na + n / P * nb + 3 * f * n * nb;
     default: return NA;
     }
   case STRATA_COLL_REDUCE_SCATTER:
     switch (a) {
-    case STRATA_ALGO_RING: return (P - 1) * al + f * n * (be + ga);
-    case STRATA_ALGO_RECURSIVE_HALVING: return L * al + f * n * (be + ga) + fold + (pow2 ? 0 : n * be);
+    case STRATA_ALGO_RING: return (P - 1) * alb + f * n * (be + ga);
+    case STRATA_ALGO_RECURSIVE_HALVING: return L * alh + f * n * (be + ga) + fold + (pow2 ? 0 : n * be);
     case STRATA_ALGO_SHM: return na + 2 * n * nb + f * n * ga;
     default: return NA;
     }
@@ -76,27 +97,27 @@ double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t
     switch (a) {
         /* pipelined or not, the root sends the whole message to each of its log P children */
     case STRATA_ALGO_BINOMIAL: return L * (al + n * be);
-    case STRATA_ALGO_SCATTER_ALLGATHER: return P * al + 2 * f * n * be;
+    case STRATA_ALGO_SCATTER_ALLGATHER: return P * alb + 2 * f * n * be;
     case STRATA_ALGO_SHM: return na + 2 * n * nb;
     default: return NA;
     }
   case STRATA_COLL_REDUCE:
     switch (a) {
     case STRATA_ALGO_BINOMIAL: return L * (al + n * be + n * ga);
-    case STRATA_ALGO_REDUCE_SCATTER_GATHER: return P * al + 2 * f * n * be + f * n * ga;
+    case STRATA_ALGO_REDUCE_SCATTER_GATHER: return P * alb + 2 * f * n * be + f * n * ga;
     case STRATA_ALGO_SHM: return na + n * nb + (P - 1) * n * (nb + ga);
     default: return NA;
     }
   case STRATA_COLL_ALLTOALL:
     switch (a) {
-    case STRATA_ALGO_PAIRWISE: return (P - 1) * al + f * n * be;
-    case STRATA_ALGO_BRUCK: return L * al + L * n / 2 * be + 2 * n * nb;
+    case STRATA_ALGO_PAIRWISE: return (P - 1) * alb + f * n * be;
+    case STRATA_ALGO_BRUCK: return L * alh + L * n / 2 * be + 2 * n * nb;
     case STRATA_ALGO_SHM: return na + 2 * n * nb;
     default: return NA;
     }
   case STRATA_COLL_BARRIER:
     switch (a) {
-    case STRATA_ALGO_DISSEMINATION: return L * al;
+    case STRATA_ALGO_DISSEMINATION: return L * t->alpha;
     case STRATA_ALGO_SHM: return na + (P - 1) * 0.02e-6;
     default: return NA;
     }

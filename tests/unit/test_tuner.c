@@ -18,7 +18,7 @@ static void test_every_shape_has_a_choice(void **st) {
       for (int c = 0; c < STRATA_NUM_COLLS; c++)
         for (size_t b = 1; b <= (1u << 30); b <<= 3) {
           strata_tuner_t t;
-          strata_tuner_init(&t, P, node && P > 1, node);
+          strata_tuner_init(&t, P, node && P > 1, node, 0);
           double cost = -1;
           strata_algo_t a = strata_tuner_choose(&t, (strata_coll_t)c, b, &cost);
           assert_true(a != STRATA_ALGO_AUTO);
@@ -32,7 +32,7 @@ static void test_shapes(void **st) {
   (void)st;
   strata_tuner_t t;
   /* across hosts (UCX), 8 ranks */
-  strata_tuner_init(&t, 8, 0, 0);
+  strata_tuner_init(&t, 8, 0, 0, 0);
   assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLREDUCE, 8, NULL), STRATA_ALGO_RECURSIVE_DOUBLING);
   strata_algo_t big = strata_tuner_choose(&t, STRATA_COLL_ALLREDUCE, 64u << 20, NULL);
   assert_true(big == STRATA_ALGO_RING || big == STRATA_ALGO_RABENSEIFNER);
@@ -41,9 +41,14 @@ static void test_shapes(void **st) {
   assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLTOALL, 64, NULL), STRATA_ALGO_BRUCK);
   assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLTOALL, 64u << 20, NULL), STRATA_ALGO_PAIRWISE);
   /* one host: shared-memory-native plans */
-  strata_tuner_init(&t, 2, 1, 1);
-  assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLREDUCE, 8, NULL), STRATA_ALGO_SHM);
-  assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLREDUCE, 64u << 20, NULL), STRATA_ALGO_SHM);
+  strata_tuner_init(&t, 2, 1, 1, 0);
+  for (size_t b = 8; b <= (256u << 20); b *= 2) /* measured best at every size (docs/PERFORMANCE.md) */
+    assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLREDUCE, b, NULL), STRATA_ALGO_SHM);
+  assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLGATHER, 64, NULL), STRATA_ALGO_SHM);
+  assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLGATHER, 16u << 20, NULL), STRATA_ALGO_RING);
+  /* 4 ranks on 2 cores: one synchronisation beats log P rounds at mid sizes */
+  strata_tuner_init(&t, 4, 1, 1, 1);
+  assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLREDUCE, 32768, NULL), STRATA_ALGO_SHM);
   /* costs grow with size */
   for (int a = 1; a < STRATA_NUM_ALGOS; a++) {
     double prev = 0;
