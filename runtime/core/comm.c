@@ -14,6 +14,7 @@
 #include "../engine/engine.h"
 #include "internal.h"
 #include "log.h"
+#include "topo.h"
 
 /* ---- unique id / env bootstrap ---- */
 
@@ -182,6 +183,13 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
       ctx_release(x);
       return rc;
     }
+  }
+  if (strata_log_level_v >= STRATA_LOG_INFO && x->host_of[me] == (uint32_t)me) { /* once per host */
+    strata_host_topo_t tp;
+    strata_host_topo(&tp);
+    SLOG_INFO("host %s%s: %d package(s), %d NUMA node(s), %d cores, %d threads, L3 %zu KiB, NICs: %s",
+              x->hostname, tp.from_hwloc ? " (hwloc)" : "", tp.packages, tp.numa_nodes, tp.cores, tp.pus,
+              tp.l3_bytes >> 10, tp.nics[0] ? tp.nics : "none");
   }
   SLOG_INFO("world rank %d of %d on %s: %u hosts, %d ranks here%s; transports:%s%s", me, P,
             x->hostname, nhosts, x->local_size, x->oversubscribed ? " (more ranks than cores)" : "",

@@ -26,6 +26,9 @@ typedef struct ucx_tp {
   ep_entry_t *eps;   /* open-addressing map peer -> endpoint */
   int eps_cap, eps_n;
   int *dead;         /* peers whose endpoint reported an error (small set) */
+  const uint32_t *host_of;
+  uint32_t my_host;
+  int errmode;       /* -1: by locality, 0: none, 1: peer */
   int ndead, capdead;
 } ucx_tp_t;
 
@@ -91,7 +94,12 @@ static ucp_ep_h get_ep(ucx_tp_t *u, int peer) {
   p.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                  UCP_EP_PARAM_FIELD_ERR_HANDLER;
   p.address = (const ucp_address_t *)(u->addrs + (size_t)peer * u->addr_len);
-  p.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+  /* Peer error handling makes UCX drop transports that cannot report a dead peer, the
+   * shared-memory ones among them: on this host use none (a dead local peer still ends in
+   * STRATA_ERR_TIMEOUT), between hosts report failures (STRATA_UCX_ERRMODE=none|peer). */
+  int remote = u->host_of[peer] != u->my_host;
+  if (u->errmode >= 0) remote = u->errmode;
+  p.err_mode = remote ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE;
   p.err_handler.cb = ep_error;
   p.err_handler.arg = ea;
   ucp_ep_h ep;
@@ -247,6 +255,10 @@ strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t
   u->base.name = "ucx";
   u->me = in->world_rank;
   u->P = in->world_size;
+  u->host_of = in->host_of;
+  u->my_host = in->my_host;
+  const char *em = getenv("STRATA_UCX_ERRMODE");
+  u->errmode = em && !strcmp(em, "peer") ? 1 : em && !strcmp(em, "none") ? 0 : -1;
   u->eps_cap = 16;
   u->eps = malloc((size_t)u->eps_cap * sizeof *u->eps);
   for (int i = 0; u->eps && i < u->eps_cap; i++) u->eps[i].peer = -1;
