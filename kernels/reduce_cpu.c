@@ -19,6 +19,18 @@
 
 typedef void (*red2_fn)(void *, const void *, const void *, size_t);
 
+/* Callers' buffers need not be aligned to their element size: every access goes through
+ * these 1-byte-aligned types (no undefined behaviour; the vectoriser uses unaligned ops). */
+typedef int8_t i8_u __attribute__((aligned(1)));
+typedef uint8_t u8_u __attribute__((aligned(1)));
+typedef int32_t i32_u __attribute__((aligned(1)));
+typedef uint32_t u32_u __attribute__((aligned(1)));
+typedef int64_t i64_u __attribute__((aligned(1)));
+typedef uint64_t u64_u __attribute__((aligned(1)));
+typedef uint16_t u16_u __attribute__((aligned(1)));
+typedef float f32_u __attribute__((aligned(1)));
+typedef double f64_u __attribute__((aligned(1)));
+
 /* Integer ops wrap (computed in the unsigned type); float ops follow IEEE with NaN propagating
  * through MAX/MIN. */
 #define OP_SUM(T, U, x, y) (T)((U)(x) + (U)(y))
@@ -41,14 +53,14 @@ typedef void (*red2_fn)(void *, const void *, const void *, size_t);
   DEF_RED2(P##_max, T, U, OP_MAX)                                                  \
   DEF_RED2(P##_min, T, U, OP_MIN)
 
-DEF_RED2_ALL(r_i8, int8_t, uint8_t)
-DEF_RED2_ALL(r_u8, uint8_t, uint8_t)
-DEF_RED2_ALL(r_i32, int32_t, uint32_t)
-DEF_RED2_ALL(r_u32, uint32_t, uint32_t)
-DEF_RED2_ALL(r_i64, int64_t, uint64_t)
-DEF_RED2_ALL(r_u64, uint64_t, uint64_t)
-DEF_RED2_ALL(r_f32, float, float)
-DEF_RED2_ALL(r_f64, double, double)
+DEF_RED2_ALL(r_i8, i8_u, uint8_t)
+DEF_RED2_ALL(r_u8, u8_u, uint8_t)
+DEF_RED2_ALL(r_i32, i32_u, uint32_t)
+DEF_RED2_ALL(r_u32, u32_u, uint32_t)
+DEF_RED2_ALL(r_i64, i64_u, uint64_t)
+DEF_RED2_ALL(r_u64, u64_u, uint64_t)
+DEF_RED2_ALL(r_f32, f32_u, float)
+DEF_RED2_ALL(r_f64, f64_u, double)
 
 /* Narrow floats: widen, combine in float32, round to nearest even on store. */
 #define DEF_RED2_NARROW(NAME, T, LOAD, STORE, OPN)                                 \
@@ -66,8 +78,8 @@ DEF_RED2_ALL(r_f64, double, double)
   DEF_RED2_NARROW(P##_prod, T, LOAD, STORE, 1)                                     \
   DEF_RED2_NARROW(P##_max, T, LOAD, STORE, 2)                                      \
   DEF_RED2_NARROW(P##_min, T, LOAD, STORE, 3)
-DEF_RED2_NARROW_ALL(r_f16, uint16_t, strata_f16_to_f32, strata_f32_to_f16)
-DEF_RED2_NARROW_ALL(r_bf16, uint16_t, strata_bf16_to_f32, strata_f32_to_bf16)
+DEF_RED2_NARROW_ALL(r_f16, u16_u, strata_f16_to_f32, strata_f32_to_f16)
+DEF_RED2_NARROW_ALL(r_bf16, u16_u, strata_bf16_to_f32, strata_f32_to_bf16)
 DEF_RED2_NARROW_ALL(r_e4m3, uint8_t, F8A, S8A)
 DEF_RED2_NARROW_ALL(r_e5m2, uint8_t, F8B, S8B)
 
@@ -88,16 +100,16 @@ static int is_narrow(int dtype) {
 }
 static float narrow_load(int dtype, const void *p, size_t i) {
   switch (dtype) {
-  case STRATA_FLOAT16: return strata_f16_to_f32(((const uint16_t *)p)[i]);
-  case STRATA_BFLOAT16: return strata_bf16_to_f32(((const uint16_t *)p)[i]);
+  case STRATA_FLOAT16: return strata_f16_to_f32(((const u16_u *)p)[i]);
+  case STRATA_BFLOAT16: return strata_bf16_to_f32(((const u16_u *)p)[i]);
   case STRATA_FLOAT8_E4M3: return strata_fp8_to_f32(((const uint8_t *)p)[i], 1);
   default: return strata_fp8_to_f32(((const uint8_t *)p)[i], 0);
   }
 }
 static void narrow_store(int dtype, void *p, size_t i, float v) {
   switch (dtype) {
-  case STRATA_FLOAT16: ((uint16_t *)p)[i] = strata_f32_to_f16(v); break;
-  case STRATA_BFLOAT16: ((uint16_t *)p)[i] = strata_f32_to_bf16(v); break;
+  case STRATA_FLOAT16: ((u16_u *)p)[i] = strata_f32_to_f16(v); break;
+  case STRATA_BFLOAT16: ((u16_u *)p)[i] = strata_f32_to_bf16(v); break;
   case STRATA_FLOAT8_E4M3: ((uint8_t *)p)[i] = strata_f32_to_fp8(v, 1); break;
   default: ((uint8_t *)p)[i] = strata_f32_to_fp8(v, 0); break;
   }
@@ -106,18 +118,18 @@ static void narrow_store(int dtype, void *p, size_t i, float v) {
 /* Widen a block of narrow floats into float32 (one loop per dtype so it vectorises). */
 KERNEL static void widen(float *acc, const void *src, size_t n, int dtype) {
   switch (dtype) {
-  case STRATA_FLOAT16: for (size_t i = 0; i < n; i++) acc[i] = strata_f16_to_f32(((const uint16_t *)src)[i]); break;
-  case STRATA_BFLOAT16: for (size_t i = 0; i < n; i++) acc[i] = strata_bf16_to_f32(((const uint16_t *)src)[i]); break;
+  case STRATA_FLOAT16: for (size_t i = 0; i < n; i++) acc[i] = strata_f16_to_f32(((const u16_u *)src)[i]); break;
+  case STRATA_BFLOAT16: for (size_t i = 0; i < n; i++) acc[i] = strata_bf16_to_f32(((const u16_u *)src)[i]); break;
   default: for (size_t i = 0; i < n; i++) acc[i] = narrow_load(dtype, src, i); break;
   }
 }
 KERNEL static void acc_narrow(float *acc, const void *src, size_t n, int dtype, int op) {
   switch (dtype) {
   case STRATA_FLOAT16:
-    for (size_t i = 0; i < n; i++) acc[i] = strata_opf(op, acc[i], strata_f16_to_f32(((const uint16_t *)src)[i]));
+    for (size_t i = 0; i < n; i++) acc[i] = strata_opf(op, acc[i], strata_f16_to_f32(((const u16_u *)src)[i]));
     break;
   case STRATA_BFLOAT16:
-    for (size_t i = 0; i < n; i++) acc[i] = strata_opf(op, acc[i], strata_bf16_to_f32(((const uint16_t *)src)[i]));
+    for (size_t i = 0; i < n; i++) acc[i] = strata_opf(op, acc[i], strata_bf16_to_f32(((const u16_u *)src)[i]));
     break;
   default:
     for (size_t i = 0; i < n; i++) acc[i] = strata_opf(op, acc[i], narrow_load(dtype, src, i));
@@ -175,14 +187,14 @@ void strata_kernel_reduce_multi(void *dst, const void *const *src, int nsrc, siz
     W dv = (W)div;                                                                \
     for (size_t i = 0; i < n; i++) d[i] = (T)((W)s[i] / dv);                      \
   }
-DEF_AVG(avg_i8, int8_t, int32_t)
-DEF_AVG(avg_u8, uint8_t, int32_t)
-DEF_AVG(avg_i32, int32_t, int32_t)
-DEF_AVG(avg_u32, uint32_t, uint32_t)
-DEF_AVG(avg_i64, int64_t, int64_t)
-DEF_AVG(avg_u64, uint64_t, uint64_t)
-DEF_AVG(avg_f32, float, float)
-DEF_AVG(avg_f64, double, double)
+DEF_AVG(avg_i8, i8_u, int32_t)
+DEF_AVG(avg_u8, u8_u, int32_t)
+DEF_AVG(avg_i32, i32_u, int32_t)
+DEF_AVG(avg_u32, u32_u, uint32_t)
+DEF_AVG(avg_i64, i64_u, int64_t)
+DEF_AVG(avg_u64, u64_u, uint64_t)
+DEF_AVG(avg_f32, f32_u, float)
+DEF_AVG(avg_f64, f64_u, double)
 
 void strata_kernel_avg(void *dst, const void *src, size_t n, int dtype, int div) {
   if (!n) return;

@@ -38,20 +38,26 @@ static inline double ref_input(int dt, int op, int r, size_t i) {
   }
 }
 
+/* buffers may be unaligned on purpose: store through memcpy */
+#define REF_PUT(T, p, i, v)                                                     \
+  do {                                                                          \
+    T x_ = (v);                                                                 \
+    memcpy((char *)(p) + (i) * sizeof(T), &x_, sizeof(T));                      \
+  } while (0)
 static inline void ref_store(int dt, void *p, size_t i, double v) {
   switch (dt) {
-  case STRATA_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
-  case STRATA_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
-  case STRATA_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
-  case STRATA_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
-  case STRATA_INT64: ((int64_t *)p)[i] = (int64_t)v; break;
-  case STRATA_UINT64: ((uint64_t *)p)[i] = (uint64_t)v; break;
-  case STRATA_FLOAT16: ((uint16_t *)p)[i] = strata_f32_to_f16((float)v); break;
-  case STRATA_FLOAT32: ((float *)p)[i] = (float)v; break;
-  case STRATA_FLOAT64: ((double *)p)[i] = v; break;
-  case STRATA_BFLOAT16: ((uint16_t *)p)[i] = strata_f32_to_bf16((float)v); break;
-  case STRATA_FLOAT8_E4M3: ((uint8_t *)p)[i] = strata_f32_to_fp8((float)v, 1); break;
-  default: ((uint8_t *)p)[i] = strata_f32_to_fp8((float)v, 0); break;
+  case STRATA_INT8: REF_PUT(int8_t, p, i, (int8_t)v); break;
+  case STRATA_UINT8: REF_PUT(uint8_t, p, i, (uint8_t)v); break;
+  case STRATA_INT32: REF_PUT(int32_t, p, i, (int32_t)v); break;
+  case STRATA_UINT32: REF_PUT(uint32_t, p, i, (uint32_t)v); break;
+  case STRATA_INT64: REF_PUT(int64_t, p, i, (int64_t)v); break;
+  case STRATA_UINT64: REF_PUT(uint64_t, p, i, (uint64_t)v); break;
+  case STRATA_FLOAT16: REF_PUT(uint16_t, p, i, strata_f32_to_f16((float)v)); break;
+  case STRATA_FLOAT32: REF_PUT(float, p, i, (float)v); break;
+  case STRATA_FLOAT64: REF_PUT(double, p, i, v); break;
+  case STRATA_BFLOAT16: REF_PUT(uint16_t, p, i, strata_f32_to_bf16((float)v)); break;
+  case STRATA_FLOAT8_E4M3: REF_PUT(uint8_t, p, i, strata_f32_to_fp8((float)v, 1)); break;
+  default: REF_PUT(uint8_t, p, i, strata_f32_to_fp8((float)v, 0)); break;
   }
 }
 
@@ -80,12 +86,12 @@ static inline void ref_reduce_store(int dt, int op, int P, size_t i, void *p, si
     if (op == STRATA_MAX || op == STRATA_MIN) acc = (uint64_t)mx;
     /* wrap to the dtype's width, then divide in the dtype for AVG */
     switch (dt) {
-    case STRATA_INT8: { int8_t v = (int8_t)(uint8_t)acc; if (op == STRATA_AVG) v = (int8_t)(v / P); ((int8_t *)p)[j] = v; break; }
-    case STRATA_UINT8: { uint8_t v = (uint8_t)acc; if (op == STRATA_AVG) v = (uint8_t)(v / P); ((uint8_t *)p)[j] = v; break; }
-    case STRATA_INT32: { int32_t v = (int32_t)(uint32_t)acc; if (op == STRATA_AVG) v = v / P; ((int32_t *)p)[j] = v; break; }
-    case STRATA_UINT32: { uint32_t v = (uint32_t)acc; if (op == STRATA_AVG) v = v / (uint32_t)P; ((uint32_t *)p)[j] = v; break; }
-    case STRATA_INT64: { int64_t v = (int64_t)acc; if (op == STRATA_AVG) v = v / P; ((int64_t *)p)[j] = v; break; }
-    default: { uint64_t v = acc; if (op == STRATA_AVG) v = v / (uint64_t)P; ((uint64_t *)p)[j] = v; break; }
+    case STRATA_INT8: { int8_t v = (int8_t)(uint8_t)acc; if (op == STRATA_AVG) v = (int8_t)(v / P); REF_PUT(int8_t, p, j, v); break; }
+    case STRATA_UINT8: { uint8_t v = (uint8_t)acc; if (op == STRATA_AVG) v = (uint8_t)(v / P); REF_PUT(uint8_t, p, j, v); break; }
+    case STRATA_INT32: { int32_t v = (int32_t)(uint32_t)acc; if (op == STRATA_AVG) v = v / P; REF_PUT(int32_t, p, j, v); break; }
+    case STRATA_UINT32: { uint32_t v = (uint32_t)acc; if (op == STRATA_AVG) v = v / (uint32_t)P; REF_PUT(uint32_t, p, j, v); break; }
+    case STRATA_INT64: { int64_t v = (int64_t)acc; if (op == STRATA_AVG) v = v / P; REF_PUT(int64_t, p, j, v); break; }
+    default: { uint64_t v = acc; if (op == STRATA_AVG) v = v / (uint64_t)P; REF_PUT(uint64_t, p, j, v); break; }
     }
     return;
   }

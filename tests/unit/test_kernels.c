@@ -101,20 +101,21 @@ static size_t esz(int dt) { return strata_dtype_size((strata_dtype_t)dt); }
 static int is_narrow(int dt) {
   return dt == STRATA_FLOAT16 || dt == STRATA_BFLOAT16 || dt == STRATA_FLOAT8_E4M3 || dt == STRATA_FLOAT8_E5M2;
 }
+#define GET(T, p, i) ({ T x_; memcpy(&x_, (const char *)(p) + (i) * sizeof(T), sizeof(T)); x_; })
 static double load(int dt, const void *p, size_t i) {
   switch (dt) {
-  case STRATA_INT8: return ((const int8_t *)p)[i];
-  case STRATA_UINT8: return ((const uint8_t *)p)[i];
-  case STRATA_INT32: return ((const int32_t *)p)[i];
-  case STRATA_UINT32: return ((const uint32_t *)p)[i];
-  case STRATA_INT64: return (double)((const int64_t *)p)[i];
-  case STRATA_UINT64: return (double)((const uint64_t *)p)[i];
-  case STRATA_FLOAT16: return strata_f16_to_f32(((const uint16_t *)p)[i]);
-  case STRATA_FLOAT32: return ((const float *)p)[i];
-  case STRATA_FLOAT64: return ((const double *)p)[i];
-  case STRATA_BFLOAT16: return strata_bf16_to_f32(((const uint16_t *)p)[i]);
-  case STRATA_FLOAT8_E4M3: return strata_fp8_to_f32(((const uint8_t *)p)[i], 1);
-  default: return strata_fp8_to_f32(((const uint8_t *)p)[i], 0);
+  case STRATA_INT8: return GET(int8_t, p, i);
+  case STRATA_UINT8: return GET(uint8_t, p, i);
+  case STRATA_INT32: return GET(int32_t, p, i);
+  case STRATA_UINT32: return GET(uint32_t, p, i);
+  case STRATA_INT64: return (double)GET(int64_t, p, i);
+  case STRATA_UINT64: return (double)GET(uint64_t, p, i);
+  case STRATA_FLOAT16: return strata_f16_to_f32(GET(uint16_t, p, i));
+  case STRATA_FLOAT32: return GET(float, p, i);
+  case STRATA_FLOAT64: return GET(double, p, i);
+  case STRATA_BFLOAT16: return strata_bf16_to_f32(GET(uint16_t, p, i));
+  case STRATA_FLOAT8_E4M3: return strata_fp8_to_f32(GET(uint8_t, p, i), 1);
+  default: return strata_fp8_to_f32(GET(uint8_t, p, i), 0);
   }
 }
 static double rnd_narrow(int dt, double x) {
@@ -134,14 +135,18 @@ static void fill_random(int dt, void *p, size_t n) {
   if (dt == STRATA_FLOAT32)
     for (size_t i = 0; i < n; i++) {
       uint32_t k = rnd() % 16;
-      float *f = p;
-      if (k == 0) f[i] = NAN;
-      else if (k == 1) f[i] = -INFINITY;
-      else if (k == 2) f[i] = -0.0f;
-      else f[i] = (float)((int)(rnd() % 2001) - 1000) / 8.0f;
+      float f;
+      if (k == 0) f = NAN;
+      else if (k == 1) f = -INFINITY;
+      else if (k == 2) f = -0.0f;
+      else f = (float)((int)(rnd() % 2001) - 1000) / 8.0f;
+      memcpy((char *)p + i * 4, &f, 4);
     }
   if (dt == STRATA_FLOAT64)
-    for (size_t i = 0; i < n; i++) ((double *)p)[i] = (rnd() % 16 == 0) ? INFINITY : ((int)(rnd() % 2001) - 1000) / 4.0;
+    for (size_t i = 0; i < n; i++) {
+      double d = (rnd() % 16 == 0) ? INFINITY : ((int)(rnd() % 2001) - 1000) / 4.0;
+      memcpy((char *)p + i * 8, &d, 8);
+    }
 }
 
 static double refop(int op, double a, double b) {
@@ -156,12 +161,12 @@ static double refop(int op, double a, double b) {
 /* integers: compare raw results computed with wrapping arithmetic */
 static uint64_t iload(int dt, const void *p, size_t i) {
   switch (dt) {
-  case STRATA_INT8: return (uint64_t)(int64_t)((const int8_t *)p)[i];
-  case STRATA_UINT8: return ((const uint8_t *)p)[i];
-  case STRATA_INT32: return (uint64_t)(int64_t)((const int32_t *)p)[i];
-  case STRATA_UINT32: return ((const uint32_t *)p)[i];
-  case STRATA_INT64: return (uint64_t)((const int64_t *)p)[i];
-  default: return ((const uint64_t *)p)[i];
+  case STRATA_INT8: return (uint64_t)(int64_t)GET(int8_t, p, i);
+  case STRATA_UINT8: return GET(uint8_t, p, i);
+  case STRATA_INT32: return (uint64_t)(int64_t)GET(int32_t, p, i);
+  case STRATA_UINT32: return GET(uint32_t, p, i);
+  case STRATA_INT64: return (uint64_t)GET(int64_t, p, i);
+  default: return GET(uint64_t, p, i);
   }
 }
 static uint64_t iop(int dt, int op, uint64_t a, uint64_t b) {

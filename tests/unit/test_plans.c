@@ -18,7 +18,7 @@ typedef struct {
   strata_context_t *ctx;
   struct strata_comm *comm;
   strata_node_seg_t seg;
-  uint32_t host0;
+  uint32_t *host_of; /* every rank on host 0 */
 } world_t;
 
 static void world_init(world_t *w, int P, size_t node_chunk, int nbuf) {
@@ -27,13 +27,14 @@ static void world_init(world_t *w, int P, size_t node_chunk, int nbuf) {
   w->hub = strata_lb_hub_create(P);
   w->ctx = calloc((size_t)P, sizeof *w->ctx);
   w->comm = calloc((size_t)P, sizeof *w->comm);
+  w->host_of = calloc((size_t)P, sizeof *w->host_of);
   if (strata_nseg_init_private(&w->seg, P, nbuf, node_chunk) != STRATA_SUCCESS) abort();
   for (int r = 0; r < P; r++) {
     strata_context_t *x = &w->ctx[r];
     x->world_rank = r;
     x->world_size = P;
     x->shm = strata_lb_transport(w->hub, r);
-    x->host_of = &w->host0;
+    x->host_of = w->host_of;
     x->my_host = 0;
     struct strata_comm *c = &w->comm[r];
     c->ctx = x;
@@ -53,6 +54,7 @@ static void world_free(world_t *w) {
   strata_lb_hub_destroy(w->hub);
   free(w->ctx);
   free(w->comm);
+  free(w->host_of);
 }
 
 static size_t send_elems(strata_coll_t c, size_t count, int P) {
