@@ -17,7 +17,7 @@ for bench in "${benches[@]}"; do
     # columns: size strata_us strata_busbw mpi_us  (mpi busbw = strata busbw * strata_us / mpi_us)
     awk '{ print $1, $6, $8, $10, ($10 > 0 ? $8 * $6 / $10 : 0) }' "$data" > "$data.dat"
     gnuplot <<GP
-set terminal pngcairo size 1200,480 font ",10"
+set terminal pngcairo size 1200,480 font ",10" noenhanced
 set output "$out/sweep-$bench-np$np.png"
 set multiplot layout 1,2 title "$bench, $np ranks on $(hostname) ($(nproc) cores), $(date -u +%F): Strata vs Open MPI in the same run"
 set logscale x 2

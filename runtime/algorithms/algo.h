@@ -97,6 +97,21 @@ static inline int fold_owner(const fold_t *f, int v) {
 #define IN_BUF(a) ((a)->inplace ? SB_RECV : SB_SEND)
 #define BREF(b, o) strata_bref((b), (o))
 
+/* One rank: the plan is a copy (out of place) or nothing. Returns 1 when it handled P == 1. */
+static inline int plan_single_rank(strata_plan_t *p, const strata_coll_args_t *a, uint64_t bytes) {
+  if (a->nranks != 1) return 0;
+  if (!a->inplace) plan_copy(p, strata_bref(SB_RECV, 0), strata_bref(SB_SEND, 0), bytes, -1, -1, -1);
+  return 1;
+}
+
+/* A rank the fold leaves out (see fold_t): hand its input to r+1 (tag 0) and receive its
+ * result back (tag 1), in that order (in place they share memory). */
+static inline void plan_fold_sit_out(strata_plan_t *p, int r, strata_bref_t in, uint64_t in_bytes,
+                                     strata_bref_t out, uint64_t out_bytes) {
+  int s = plan_send(p, r + 1, 0, in, in_bytes, -1, -1, -1);
+  plan_recv(p, r + 1, 1, out, out_bytes, s, -1, -1);
+}
+
 /* A growable int array for bookkeeping step indices while building. */
 static inline int *ialloc(size_t n, int fill) {
   int *x = (int *)malloc((n ? n : 1) * sizeof(int));

@@ -11,8 +11,7 @@ int strata_algo_allgather_recursive_doubling(strata_plan_t *p, const strata_coll
   fold_t f = fold_make(P);
   int v = fold_vrank(&f, r);
   if (v < 0) {
-    int s = plan_send(p, r + 1, TAG_FOLD, own_in, blk, -1, -1, -1);
-    plan_recv(p, r + 1, TAG_UNFOLD, BREF(SB_RECV, 0), blk * (size_t)P, s, -1, -1);
+    plan_fold_sit_out(p, r, own_in, blk, BREF(SB_RECV, 0), blk * (size_t)P);
     return p->failed ? -1 : 0;
   }
   int ready[2] = {-1, -1}, nr = 0;

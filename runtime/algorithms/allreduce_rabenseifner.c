@@ -8,16 +8,12 @@ int strata_algo_allreduce_rabenseifner(strata_plan_t *p, const strata_coll_args_
   const int P = a->nranks, r = a->rank;
   const size_t n = a->count, e = a->esize;
   const uint32_t in = IN_BUF(a);
-  if (P == 1) {
-    if (!a->inplace) plan_copy(p, BREF(SB_RECV, 0), BREF(SB_SEND, 0), n * e, -1, -1, -1);
-    return p->failed ? -1 : 0;
-  }
+  if (plan_single_rank(p, a, n * e)) return p->failed ? -1 : 0;
   fold_t f = fold_make(P);
   int v = fold_vrank(&f, r);
   p->scratch_bytes = n * e;
   if (v < 0) {
-    int s = plan_send(p, r + 1, TAG_FOLD, BREF(in, 0), n * e, -1, -1, -1);
-    plan_recv(p, r + 1, TAG_UNFOLD, BREF(SB_RECV, 0), n * e, s, -1, -1);
+    plan_fold_sit_out(p, r, BREF(in, 0), n * e, BREF(SB_RECV, 0), n * e);
     return p->failed ? -1 : 0;
   }
   int dep0 = -1;

@@ -6,10 +6,7 @@ int strata_algo_broadcast_scatter_allgather(strata_plan_t *p, const strata_coll_
   const int P = a->nranks, r = a->rank, root = a->root;
   const size_t n = a->count, e = a->esize;
   const int vr = mod(r - root, P);
-  if (P == 1) {
-    if (!a->inplace) plan_copy(p, BREF(SB_RECV, 0), BREF(SB_SEND, 0), n * e, -1, -1, -1);
-    return p->failed ? -1 : 0;
-  }
+  if (plan_single_rank(p, a, n * e)) return p->failed ? -1 : 0;
   int nch = nchunks_for(blk_cnt(n, P, 0), e, a->chunk_bytes);
   /* blocks are numbered by virtual rank: block j belongs to real rank (j + root) mod P */
   int *first = ialloc((size_t)nch, -1);

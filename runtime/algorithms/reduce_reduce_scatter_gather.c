@@ -5,10 +5,7 @@
 int strata_algo_reduce_reduce_scatter_gather(strata_plan_t *p, const strata_coll_args_t *a) {
   const int P = a->nranks, r = a->rank, root = a->root;
   const size_t n = a->count, e = a->esize;
-  if (P == 1) {
-    if (!a->inplace) plan_copy(p, BREF(SB_RECV, 0), BREF(SB_SEND, 0), n * e, -1, -1, -1);
-    return p->failed ? -1 : 0;
-  }
+  if (plan_single_rank(p, a, n * e)) return p->failed ? -1 : 0;
   int nch = nchunks_for(blk_cnt(n, P, 0), e, a->chunk_bytes);
   int *last = ialloc((size_t)nch, -1);
   if (!last) return -1;

@@ -6,16 +6,11 @@ enum { TAG_FOLD = 0, TAG_UNFOLD = 1, TAG_RH = 2 };
 int strata_algo_reduce_scatter_recursive_halving(strata_plan_t *p, const strata_coll_args_t *a) {
   const int P = a->nranks, r = a->rank;
   const size_t rc = a->count, e = a->esize, n = rc * (size_t)P;
-  if (P == 1) {
-    if (!a->inplace) plan_copy(p, BREF(SB_RECV, 0), BREF(SB_SEND, 0), rc * e, -1, -1, -1);
-    return p->failed ? -1 : 0;
-  }
+  if (plan_single_rank(p, a, rc * e)) return p->failed ? -1 : 0;
   fold_t f = fold_make(P);
   int v = fold_vrank(&f, r);
   if (v < 0) {
-    int s = plan_send(p, r + 1, TAG_FOLD, BREF(SB_SEND, 0), n * e, -1, -1, -1);
-    int rv = plan_recv(p, r + 1, TAG_UNFOLD, BREF(SB_RECV, 0), rc * e, s, -1, -1);
-    (void)rv;
+    plan_fold_sit_out(p, r, BREF(SB_SEND, 0), n * e, BREF(SB_RECV, 0), rc * e);
     return p->failed ? -1 : 0;
   }
   /* scratch: [0, n) partial sums, [n, 2n) incoming data */

@@ -4,10 +4,7 @@
 int strata_algo_reduce_scatter_ring(strata_plan_t *p, const strata_coll_args_t *a) {
   const int P = a->nranks;
   const size_t rc = a->count, e = a->esize, n = rc * (size_t)P;
-  if (P == 1) {
-    if (!a->inplace) plan_copy(p, BREF(SB_RECV, 0), BREF(SB_SEND, 0), rc * e, -1, -1, -1);
-    return p->failed ? -1 : 0;
-  }
+  if (plan_single_rank(p, a, rc * e)) return p->failed ? -1 : 0;
   int nch = nchunks_for(rc, e, a->chunk_bytes);
   int *last = ialloc((size_t)nch, -1);
   if (!last) return -1;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../kernels/strata_elem.h"
+#include "../../runtime/core/coll.h"
 #include "strata.h"
 
 static inline int ref_is_float(int dt) {
@@ -111,6 +112,29 @@ static inline void ref_reduce_store(int dt, int op, int P, size_t i, void *p, si
     else acc = (double)((float)acc / (float)P);
   }
   ref_store(dt, p, j, acc);
+}
+
+/* What rank r's receive buffer must hold after collective `coll` on P ranks (count as the
+ * API takes it), when every rank q contributed ref_fill(dt, op or SUM, q, ...). */
+static inline void ref_expected(int coll, int dt, int op, int P, int r, int root, size_t n, char *out) {
+  const size_t es = strata_dtype_size((strata_dtype_t)dt);
+  switch (coll) {
+  case STRATA_COLL_ALLREDUCE:
+  case STRATA_COLL_REDUCE:
+    for (size_t i = 0; i < n; i++) ref_reduce_store(dt, op, P, i, out, i);
+    break;
+  case STRATA_COLL_REDUCE_SCATTER:
+    for (size_t i = 0; i < n; i++) ref_reduce_store(dt, op, P, (size_t)r * n + i, out, i);
+    break;
+  case STRATA_COLL_ALLGATHER:
+    for (int q = 0; q < P; q++) ref_fill(dt, STRATA_SUM, q, out + (size_t)q * n * es, n, 0);
+    break;
+  case STRATA_COLL_BROADCAST: ref_fill(dt, STRATA_SUM, root, out, n, 0); break;
+  case STRATA_COLL_ALLTOALL: /* block q of rank r = block r of rank q's sendbuf */
+    for (int q = 0; q < P; q++) ref_fill(dt, STRATA_SUM, q, out + (size_t)q * n * es, n, (size_t)r * n);
+    break;
+  default: break;
+  }
 }
 
 #endif

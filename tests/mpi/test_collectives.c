@@ -68,25 +68,6 @@ static size_t recv_elems(strata_coll_t c, size_t n) {
   return (c == STRATA_COLL_ALLGATHER || c == STRATA_COLL_ALLTOALL) ? n * (size_t)P : c == STRATA_COLL_BARRIER ? 0 : n;
 }
 
-static void expected(strata_coll_t c, int dt, int op, int r, int root, size_t n, char *out, size_t es) {
-  switch (c) {
-  case STRATA_COLL_ALLREDUCE:
-  case STRATA_COLL_REDUCE:
-    for (size_t i = 0; i < n; i++) ref_reduce_store(dt, op, P, i, out, i);
-    break;
-  case STRATA_COLL_REDUCE_SCATTER:
-    for (size_t i = 0; i < n; i++) ref_reduce_store(dt, op, P, (size_t)r * n + i, out, i);
-    break;
-  case STRATA_COLL_ALLGATHER:
-    for (int q = 0; q < P; q++) ref_fill(dt, STRATA_SUM, q, out + (size_t)q * n * es, n, 0);
-    break;
-  case STRATA_COLL_BROADCAST: ref_fill(dt, STRATA_SUM, root, out, n, 0); break;
-  case STRATA_COLL_ALLTOALL:
-    for (int q = 0; q < P; q++) ref_fill(dt, STRATA_SUM, q, out + (size_t)q * n * es, n, (size_t)r * n);
-    break;
-  default: break;
-  }
-}
 
 /* One call, checked. nb: use the nonblocking twin. */
 static void one(strata_comm_t comm, strata_coll_t coll, strata_algo_t algo, int dt, int op, size_t n, int inplace,
@@ -136,7 +117,7 @@ static void one(strata_comm_t comm, strata_coll_t coll, strata_algo_t algo, int 
         strata_dtype_name((strata_dtype_t)dt), strata_op_name((strata_op_t)op), inplace, strata_result_string(rc));
   int check = coll != STRATA_COLL_BARRIER && !(coll == STRATA_COLL_REDUCE && me != root);
   if (rc == STRATA_SUCCESS && check) {
-    expected(coll, dt, op, me, root, n, exp, es);
+    ref_expected(coll, dt, op, P, me, root, n, exp);
     size_t bad = 0;
     while (bad < rn * es && out[bad] == exp[bad]) bad++;
     CHECK(bad == rn * es, "%s/%s P=%d n=%zu dt=%s op=%s inplace=%d root=%d nb=%d: first wrong byte %zu of %zu",

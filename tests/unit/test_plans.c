@@ -74,31 +74,6 @@ static size_t recv_elems(strata_coll_t c, size_t count, int P) {
   }
 }
 
-/* Expected receive buffer of rank r. */
-static void expected(strata_coll_t c, int dt, int op, int P, int r, int root, size_t count, char *out,
-                     size_t es) {
-  switch (c) {
-  case STRATA_COLL_ALLREDUCE:
-    for (size_t i = 0; i < count; i++) ref_reduce_store(dt, op, P, i, out, i);
-    break;
-  case STRATA_COLL_REDUCE:
-    for (size_t i = 0; i < count; i++) ref_reduce_store(dt, op, P, i, out, i);
-    (void)root;
-    break;
-  case STRATA_COLL_REDUCE_SCATTER:
-    for (size_t i = 0; i < count; i++) ref_reduce_store(dt, op, P, (size_t)r * count + i, out, i);
-    break;
-  case STRATA_COLL_ALLGATHER:
-    for (int q = 0; q < P; q++) ref_fill(dt, STRATA_SUM, q, out + (size_t)q * count * es, count, 0);
-    break;
-  case STRATA_COLL_BROADCAST: ref_fill(dt, STRATA_SUM, root, out, count, 0); break;
-  case STRATA_COLL_ALLTOALL:
-    /* block q of rank r's recvbuf = block r of rank q's sendbuf */
-    for (int q = 0; q < P; q++) ref_fill(dt, STRATA_SUM, q, out + (size_t)q * count * es, count, (size_t)r * count);
-    break;
-  default: break;
-  }
-}
 
 static int run_case(world_t *w, strata_coll_t coll, strata_algo_t algo, int dt, int op, size_t count,
                     int inplace, int root, size_t chunk) {
@@ -205,7 +180,7 @@ static int run_case(world_t *w, strata_coll_t coll, strata_algo_t algo, int dt, 
       if (coll == STRATA_COLL_BARRIER) continue;
       char *recv = rb[r] + 1;
       if (coll == STRATA_COLL_REDUCE_SCATTER && inplace) recv = rb[r] + 1 + (size_t)r * count * es;
-      expected(coll, dt, op, P, r, root, count, exp, es);
+      ref_expected(coll, dt, op, P, r, root, count, exp);
       if (memcmp(recv, exp, rn * es) != 0) {
         size_t bad = 0;
         while (bad < rn * es && recv[bad] == exp[bad]) bad++;
