@@ -27,8 +27,9 @@ int strata_algo_allreduce_recursive_doubling(strata_plan_t *p, const strata_coll
   for (int mask = 1; mask < f.p2; mask <<= 1) {
     int pv = v ^ mask, peer = fold_owner(&f, pv);
     uint32_t tag = TAG_STEP + (uint32_t)__builtin_ctz((unsigned)mask);
-    int s = plan_send(p, peer, tag, BREF(cur, 0), n * e, last, -1, -1);
+    /* receive first: the peer's message then meets a posted receive, not the unexpected queue */
     int rv = plan_recv(p, peer, tag, BREF(SB_SCRATCH, 0), n * e, last, -1, -1);
+    int s = plan_send(p, peer, tag, BREF(cur, 0), n * e, last, -1, -1);
     /* the lower virtual rank's partial sum goes first: both sides compute the same bits */
     if (v < pv)
       last = plan_reduce(p, BREF(SB_RECV, 0), BREF(cur, 0), BREF(SB_SCRATCH, 0), n, rv, s, -1);
