@@ -1,6 +1,8 @@
 /* A rank killed in the middle of collectives: every other rank must get
  * STRATA_ERR_TIMEOUT or STRATA_ERR_PEER_FAILED within STRATA_TIMEOUT_MS (+ slack), never hang.
- * Forks its ranks itself (init by unique id), so no launcher can mask the failure.
+ * Forks its ranks itself, so no launcher can mask the failure. The parent starts no threads
+ * before forking (a child forked while another thread holds a lock can deadlock): the ranks
+ * bootstrap from environment variables and rank 0 hosts the root.
  * Usage: test_fault [nranks] (environment: STRATA_TRANSPORTS, STRATA_ALGO) */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -19,10 +21,17 @@ static double now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int child(strata_unique_id_t id, int P, int r, int victim, double timeout_s) {
+static int child(int port, int P, int r, int victim, double timeout_s) {
   strata_comm_t comm;
+  char v[64];
+  snprintf(v, sizeof v, "127.0.0.1:%d", port);
+  setenv("STRATA_ROOT", v, 1);
+  snprintf(v, sizeof v, "%d", r);
+  setenv("STRATA_RANK", v, 1);
+  snprintf(v, sizeof v, "%d", P);
+  setenv("STRATA_WORLD_SIZE", v, 1);
   double ti = now();
-  if (strata_comm_init_rank(&comm, P, id, r) != STRATA_SUCCESS) return 10;
+  if (strata_comm_init_env(&comm) != STRATA_SUCCESS) return 10;
   if (getenv("FAULT_VERBOSE")) fprintf(stderr, "rank %d: init took %.3f s\n", r, now() - ti);
   enum { N = 1 << 18 };
   float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
@@ -60,14 +69,13 @@ int main(int argc, char **argv) {
   int P = argc > 1 ? atoi(argv[1]) : 4;
   if (!getenv("STRATA_TIMEOUT_MS")) setenv("STRATA_TIMEOUT_MS", "2000", 1);
   double timeout_s = atof(getenv("STRATA_TIMEOUT_MS")) / 1000.0;
-  strata_unique_id_t id;
-  if (strata_get_unique_id(&id) != STRATA_SUCCESS) return 2;
+  int port = 20000 + (int)(getpid() % 20000);
   int victim = P - 1;
   pid_t pids[64];
   alarm(120);
   for (int r = 0; r < P; r++) {
     pids[r] = fork();
-    if (pids[r] == 0) _exit(child(id, P, r, victim, timeout_s));
+    if (pids[r] == 0) _exit(child(port, P, r, victim, timeout_s));
   }
   int failures = 0;
   for (int r = 0; r < P; r++) {
