@@ -231,13 +231,16 @@ out:
   return ok;
 }
 
+/* Usage: test_plans [quick|all]: default 16 rank counts up to 64; quick stops at 17;
+ * all runs every P from 1 to 64 (a sparser dtype x op sample above 17). */
 int main(int argc, char **argv) {
   int quick = argc > 1 && !strcmp(argv[1], "quick");
+  int every = argc > 1 && !strcmp(argv[1], "all");
   static const int Ps[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 31, 32, 33, 64};
   static const size_t counts[] = {0, 1, 7, 33, 1023};
-  const int nP = (int)(sizeof Ps / sizeof Ps[0]);
+  const int nP = every ? 64 : (int)(sizeof Ps / sizeof Ps[0]);
   for (int pi = 0; pi < nP; pi++) {
-    int P = Ps[pi];
+    int P = every ? pi + 1 : Ps[pi];
     if (quick && P > 9 && P != 16 && P != 17) continue;
     world_t w;
     /* tiny chunks and staging slots: every pipeline and slot-reuse path runs */
@@ -254,7 +257,7 @@ int main(int argc, char **argv) {
               for (int inplace = 0; inplace < 2; inplace++) {
                 size_t count = counts[ci];
                 /* full dtype x op cross product up to 9 ranks; a rotating sample above */
-                if (P > 9 && (dt + op + (int)ci + inplace) % 7 != 0) continue;
+                if (P > 9 && (dt + op + (int)ci + inplace) % (every && P > 17 ? 23 : 7) != 0) continue;
                 if (coll == STRATA_COLL_BARRIER && (dt || ci || inplace)) continue;
                 if (!reducing && dt % 3 != (int)ci % 3) continue; /* data movement: dtype barely matters */
                 int roots[3] = {0, P - 1, P / 2}, nroots = rooted ? 3 : 1;
