@@ -11,6 +11,7 @@
 
 #include "../../runtime/algorithms/algo.h"
 #include "../../runtime/core/internal.h"
+#include "../common/env_boot.h"
 #include "../common/refdata.h"
 #include "strata_mpi.h"
 
@@ -42,13 +43,7 @@ static strata_comm_t init_comm(const char *how) {
     int port = 0;
     if (me == 0) port = 20000 + (int)(getpid() % 20000);
     MPI_Bcast(&port, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    char v[64];
-    snprintf(v, sizeof v, "127.0.0.1:%d", port);
-    setenv("STRATA_ROOT", v, 1);
-    snprintf(v, sizeof v, "%d", me);
-    setenv("STRATA_RANK", v, 1);
-    snprintf(v, sizeof v, "%d", P);
-    setenv("STRATA_WORLD_SIZE", v, 1);
+    env_boot_set(port, me, P);
     rc = strata_comm_init_env(&c);
   } else {
     rc = strata_comm_init_mpi(&c, MPI_COMM_WORLD);

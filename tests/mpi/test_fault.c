@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/env_boot.h"
 #include "strata.h"
 
 static double now(void) {
@@ -23,13 +24,7 @@ static double now(void) {
 
 static int child(int port, int P, int r, int victim, double timeout_s) {
   strata_comm_t comm;
-  char v[64];
-  snprintf(v, sizeof v, "127.0.0.1:%d", port);
-  setenv("STRATA_ROOT", v, 1);
-  snprintf(v, sizeof v, "%d", r);
-  setenv("STRATA_RANK", v, 1);
-  snprintf(v, sizeof v, "%d", P);
-  setenv("STRATA_WORLD_SIZE", v, 1);
+  env_boot_set(port, r, P);
   double ti = now();
   if (strata_comm_init_env(&comm) != STRATA_SUCCESS) return 10;
   if (getenv("FAULT_VERBOSE")) fprintf(stderr, "rank %d: init took %.3f s\n", r, now() - ti);

@@ -149,25 +149,23 @@ static void recv_cb(void *request, ucs_status_t status, const ucp_tag_recv_info_
   ucp_request_free(request);
 }
 
-static strata_result_t ucx_isend(strata_transport_t *t, int peer, uint64_t tag, const void *buf, size_t len,
-                                 strata_treq_t *r) {
-  ucx_tp_t *u = (ucx_tp_t *)t;
-  ucp_ep_h ep = get_ep(u, peer);
-  if (!ep) return STRATA_ERR_TRANSPORT;
+/* Ready r for a post and fill the request parameters shared by sends and receives. */
+static void post_begin(strata_treq_t *r, ucp_request_param_t *p, int peer, size_t len) {
   r->state = 0;
   r->peer = peer;
   r->len = len;
   r->tp_data = NULL;
-  ucp_request_param_t p;
-  memset(&p, 0, sizeof p);
-  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-  p.cb.send = send_cb;
-  p.user_data = r;
-  ucs_status_ptr_t s = ucp_tag_send_nbx(ep, buf, len, ucx_tag(u->me, tag), &p);
+  memset(p, 0, sizeof *p);
+  p->op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  p->user_data = r;
+}
+
+/* What a post returned: done at once, failed, or a request whose callback will finish r. */
+static strata_result_t post_end(strata_treq_t *r, ucs_status_ptr_t s, const char *what, int peer) {
   if (s == NULL) {
     r->state = 1;
   } else if (UCS_PTR_IS_ERR(s)) {
-    SLOG_WARN("ucx: send to world rank %d failed: %s", peer, ucs_status_string(UCS_PTR_STATUS(s)));
+    SLOG_WARN("ucx: %s world rank %d failed: %s", what, peer, ucs_status_string(UCS_PTR_STATUS(s)));
     return (strata_result_t)-fail_state(UCS_PTR_STATUS(s));
   } else {
     r->tp_data = s;
@@ -175,28 +173,25 @@ static strata_result_t ucx_isend(strata_transport_t *t, int peer, uint64_t tag, 
   return STRATA_SUCCESS;
 }
 
+static strata_result_t ucx_isend(strata_transport_t *t, int peer, uint64_t tag, const void *buf, size_t len,
+                                 strata_treq_t *r) {
+  ucx_tp_t *u = (ucx_tp_t *)t;
+  ucp_ep_h ep = get_ep(u, peer);
+  if (!ep) return STRATA_ERR_TRANSPORT;
+  ucp_request_param_t p;
+  post_begin(r, &p, peer, len);
+  p.cb.send = send_cb;
+  return post_end(r, ucp_tag_send_nbx(ep, buf, len, ucx_tag(u->me, tag), &p), "send to", peer);
+}
+
 static strata_result_t ucx_irecv(strata_transport_t *t, int peer, uint64_t tag, void *buf, size_t len,
                                  strata_treq_t *r) {
   ucx_tp_t *u = (ucx_tp_t *)t;
-  r->state = 0;
-  r->peer = peer;
-  r->len = len;
-  r->tp_data = NULL;
   ucp_request_param_t p;
-  memset(&p, 0, sizeof p);
-  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  post_begin(r, &p, peer, len);
   p.cb.recv = recv_cb;
-  p.user_data = r;
-  ucs_status_ptr_t s = ucp_tag_recv_nbx(u->worker, buf, len, ucx_tag(peer, tag), ~(ucp_tag_t)0, &p);
-  if (s == NULL) {
-    r->state = 1;
-  } else if (UCS_PTR_IS_ERR(s)) {
-    SLOG_WARN("ucx: receive from world rank %d failed: %s", peer, ucs_status_string(UCS_PTR_STATUS(s)));
-    return STRATA_ERR_TRANSPORT;
-  } else {
-    r->tp_data = s;
-  }
-  return STRATA_SUCCESS;
+  return post_end(r, ucp_tag_recv_nbx(u->worker, buf, len, ucx_tag(peer, tag), ~(ucp_tag_t)0, &p),
+                  "receive from", peer);
 }
 
 static int ucx_progress(strata_transport_t *t) {
