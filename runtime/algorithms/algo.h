@@ -30,6 +30,8 @@ DECL(allreduce_ring);
 DECL(allreduce_recursive_doubling);
 DECL(allreduce_rabenseifner);
 DECL(allreduce_shm);
+DECL(allreduce_direct);
+DECL(allreduce_hierarchical);
 DECL(allgather_ring);
 DECL(allgather_recursive_doubling);
 DECL(allgather_bruck);

@@ -9,6 +9,8 @@ static const strata_algo_entry_t registry[] = {
     E(ALLREDUCE, RECURSIVE_DOUBLING, allreduce_recursive_doubling, 0),
     E(ALLREDUCE, RABENSEIFNER, allreduce_rabenseifner, 0),
     E(ALLREDUCE, SHM, allreduce_shm, 1),
+    E(ALLREDUCE, DIRECT, allreduce_direct, 0),
+    E(ALLREDUCE, HIERARCHICAL, allreduce_hierarchical, 0),
     E(ALLGATHER, RING, allgather_ring, 0),
     E(ALLGATHER, RECURSIVE_DOUBLING, allgather_recursive_doubling, 0),
     E(ALLGATHER, BRUCK, allgather_bruck, 0),
@@ -46,6 +48,8 @@ int strata_algo_list(strata_coll_t coll, strata_algo_t *out, int max) {
 int strata_algo_fits(const strata_coll_args_t *a, strata_algo_t algo) {
   const strata_algo_entry_t *e = strata_algo_find(a->coll, algo);
   if (!e) return 0;
+  if (algo == STRATA_ALGO_HIERARCHICAL) /* needs a topology with more than one node */
+    return a->hier != NULL && a->hier->nranks == a->nranks && a->hier->nunits[0] > 1;
   if (e->node_only && (a->coll == STRATA_COLL_REDUCE_SCATTER || a->coll == STRATA_COLL_ALLTOALL))
     return (size_t)a->nranks * a->esize <= a->node_chunk;
   return 1;

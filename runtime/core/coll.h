@@ -26,6 +26,8 @@ typedef enum {
   STRATA_ALGO_REDUCE_SCATTER_GATHER,
   STRATA_ALGO_PAIRWISE,
   STRATA_ALGO_DISSEMINATION,
+  STRATA_ALGO_DIRECT,            /* every rank exchanges with every other at once */
+  STRATA_ALGO_HIERARCHICAL,      /* level by level: node, site, across sites */
   STRATA_NUM_ALGOS
 } strata_algo_t;
 

@@ -18,7 +18,7 @@ static const char *coll_names[STRATA_NUM_COLLS] = {
 static const char *algo_names[STRATA_NUM_ALGOS] = {
     "auto", "ring", "recursive_doubling", "rabenseifner", "shm", "bruck",
     "recursive_halving", "binomial", "scatter_allgather", "reduce_scatter_gather",
-    "pairwise", "dissemination"};
+    "pairwise", "dissemination", "direct", "hierarchical"};
 
 const char *strata_coll_name(strata_coll_t c) {
   return (unsigned)c < STRATA_NUM_COLLS ? coll_names[c] : "unknown";

@@ -62,6 +62,23 @@ typedef struct strata_step {
   uint64_t sstride, dstride;
 } strata_step_t;
 
+/* The fabric's strata as hierarchical plans see them: per comm rank, its unit at each level
+ * below the top (level 0 = node, level 1 = site); unit ids are dense, 0..nunits-1. */
+#define STRATA_HIER_LEVELS 2
+typedef struct strata_hier {
+  int nranks;
+  int nunits[STRATA_HIER_LEVELS];
+  const int *unit[STRATA_HIER_LEVELS];
+} strata_hier_t;
+
+/* What the cost model chose for one hierarchical call (plans stay pure: they are told). */
+typedef struct strata_hier_choice {
+  int kmax[STRATA_HIER_LEVELS]; /* slices per unit at a level: 1 = through one leader,
+                                   0 = as many as the smallest unit has ranks */
+  int top_algo;                 /* flat allreduce among the one-per-site group */
+  int outer;                    /* pipeline chunks (levels of different chunks overlap) */
+} strata_hier_choice_t;
+
 typedef struct strata_coll_args {
   strata_coll_t coll;
   int rank, nranks;
@@ -73,6 +90,8 @@ typedef struct strata_coll_args {
   size_t chunk_bytes; /* pipeline chunk for point-to-point plans */
   size_t node_chunk;  /* bytes per staging slot (node plans) */
   int node_nbuf;      /* staging slots per rank (node plans) */
+  const strata_hier_t *hier;  /* NULL: no topology beyond "one host or not" */
+  strata_hier_choice_t hc;    /* hierarchical plans only */
 } strata_coll_args_t;
 
 typedef struct strata_plan {

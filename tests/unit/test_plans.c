@@ -11,6 +11,44 @@
 #include "../common/refdata.h"
 
 static long runs, failures;
+static long runs_by[STRATA_NUM_COLLS][STRATA_NUM_ALGOS];
+
+/* hierarchical plans: a synthetic topology and the choices the cost model would pass */
+static strata_hier_t g_hier;
+static strata_hier_choice_t g_hc;
+static int g_unit[STRATA_HIER_LEVELS][64];
+
+/* topology t for P ranks: 0 blocked (2 ranks a node, 2 nodes a site), 1 interleaved and
+ * uneven nodes, sites alternating, 2 uneven sites (one node alone, the rest together) */
+static void make_topo(int P, int t) {
+  int node[64], site[64];
+  int nn = P > 2 ? (P + 2) / 3 : 2;
+  for (int r = 0; r < P; r++) {
+    if (t == 0) { node[r] = r / 2; site[r] = r / 4; }
+    else if (t == 1) { node[r] = r % nn; site[r] = node[r] % 2; }
+    else { node[r] = r / 3; site[r] = node[r] ? 1 : 0; }
+  }
+  g_hier.nranks = P;
+  for (int l = 0; l < STRATA_HIER_LEVELS; l++) {
+    int *src = l ? site : node, map[64], n = 0;
+    for (int i = 0; i < 64; i++) map[i] = -1;
+    for (int r = 0; r < P; r++) {
+      if (map[src[r]] < 0) map[src[r]] = n++;
+      g_unit[l][r] = map[src[r]];
+    }
+    g_hier.unit[l] = g_unit[l];
+    g_hier.nunits[l] = n;
+  }
+}
+
+static void make_choice(int v) {
+  static const int tops[4] = {STRATA_ALGO_DIRECT, STRATA_ALGO_RING, STRATA_ALGO_RECURSIVE_DOUBLING,
+                              STRATA_ALGO_RABENSEIFNER};
+  g_hc.kmax[0] = v & 1;
+  g_hc.kmax[1] = (v >> 1) & 1;
+  g_hc.top_algo = tops[v % 4];
+  g_hc.outer = 1 + (v % 3);
+}
 
 typedef struct {
   int P;
@@ -84,10 +122,12 @@ static int run_case(world_t *w, strata_coll_t coll, strata_algo_t algo, int dt, 
   if (inplace && coll == STRATA_COLL_ALLTOALL) return 0;
   if (inplace && coll == STRATA_COLL_BARRIER) return 0;
   {
-    strata_coll_args_t probe = {.coll = coll, .nranks = P, .esize = es, .node_chunk = w->seg.chunk};
+    strata_coll_args_t probe = {.coll = coll, .nranks = P, .esize = es, .node_chunk = w->seg.chunk,
+                                .hier = &g_hier};
     if (!strata_algo_fits(&probe, algo)) return 0;
   }
   runs++;
+  runs_by[coll][algo]++;
   strata_plan_t *plans = calloc((size_t)P, sizeof *plans);
   char **sb = calloc((size_t)P, sizeof *sb), **rb = calloc((size_t)P, sizeof *rb);
   size_t sn = send_elems(coll, count, P), rn = recv_elems(coll, count, P);
@@ -95,7 +135,8 @@ static int run_case(world_t *w, strata_coll_t coll, strata_algo_t algo, int dt, 
   for (int r = 0; r < P; r++) {
     strata_coll_args_t a = {.coll = coll, .rank = r, .nranks = P, .count = count, .dtype = dt,
                             .op = op, .root = root, .inplace = inplace, .esize = es,
-                            .chunk_bytes = chunk, .node_chunk = w->seg.chunk, .node_nbuf = w->seg.nbuf};
+                            .chunk_bytes = chunk, .node_chunk = w->seg.chunk, .node_nbuf = w->seg.nbuf,
+                            .hier = &g_hier, .hc = g_hc};
     if (coll == STRATA_COLL_BROADCAST || coll == STRATA_COLL_REDUCE) a.inplace = inplace && r == root;
     if (strata_plan_build(&plans[r], &a, algo)) {
       printf("FAIL build %s/%s P=%d rank %d\n", strata_coll_name(coll), strata_algo_name(algo), P, r);
@@ -264,7 +305,13 @@ int main(int argc, char **argv) {
                 for (int ri = 0; ri < nroots; ri++) {
                   if (ri && roots[ri] == roots[0]) continue;
                   size_t chunk = (ci + (size_t)dt) % 2 ? 64 : 1 << 20;
-                  run_case(&w, (strata_coll_t)coll, algos[ai], dt, op, count, inplace, rooted ? roots[ri] : 0, chunk);
+                  int hier = algos[ai] == STRATA_ALGO_HIERARCHICAL;
+                  for (int t = 0; t < (hier ? 3 : 1); t++) {
+                    make_topo(P, t);
+                    make_choice(dt + op + (int)ci + inplace + t + ri);
+                    run_case(&w, (strata_coll_t)coll, algos[ai], dt, op, count, inplace, rooted ? roots[ri] : 0,
+                             chunk);
+                  }
                 }
               }
     }
@@ -272,6 +319,9 @@ int main(int argc, char **argv) {
     printf("P=%d done: %ld runs, %ld failures so far\n", P, runs, failures);
     fflush(stdout);
   }
+  for (int c = 0; c < STRATA_NUM_COLLS; c++)
+    for (int a = 0; a < STRATA_NUM_ALGOS; a++)
+      if (runs_by[c][a]) printf("  %s/%s: %ld cases\n", strata_coll_name((strata_coll_t)c), strata_algo_name((strata_algo_t)a), runs_by[c][a]);
   printf("%ld passed, %ld failed\n", runs - failures, failures);
   return failures ? 1 : 0;
 }
