@@ -164,6 +164,7 @@ int strata_algo_allreduce_hierarchical(strata_plan_t *p, const strata_coll_args_
   hier_path_t hp;
   if (hier_path_make(&hp, a->hier, a->hc.kmax, a->rank)) return -1;
   int C = a->hc.outer > 0 ? a->hc.outer : 1;
+  if (C > HIER_MAX_OUTER) C = HIER_MAX_OUTER;
   if ((size_t)C > n) C = n ? (int)n : 1;
   for (int c = 0; c < C && !p->failed; c++) one_chunk(p, a, &hp, c, blk_off(n, C, c), blk_cnt(n, C, c));
   hier_path_free(&hp);

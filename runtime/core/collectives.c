@@ -1,6 +1,7 @@
 /* Public collective calls: check the arguments, find (or build once) the plan for the call's
  * shape, run it on the engine. A repeated call does no planning and no allocation. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,34 @@ void strata_comm_free_cache(strata_comm_t comm) {
 
 #define CACHE_MAX 4096
 
+/* STRATA_HIER=NODE,SITE,TOP,CHUNKS overrides the cost model's hierarchical choice:
+ * NODE/SITE "rs" (reduce-scatter among all ranks/nodes) or "leader", TOP a flat allreduce
+ * algorithm name, CHUNKS the pipeline depth; "-" or an empty field keeps the model's pick. */
+static void hier_override(strata_hier_choice_t *hc) {
+  const char *v = getenv("STRATA_HIER");
+  if (!v || !*v) return;
+  char buf[128], *save = NULL;
+  snprintf(buf, sizeof buf, "%s", v);
+  int i = 0;
+  for (char *f = strtok_r(buf, ",", &save); f; f = strtok_r(NULL, ",", &save), i++) {
+    if (!strcmp(f, "-")) continue;
+    if (i < 2) {
+      if (!strcmp(f, "rs")) hc->kmax[i] = 0;
+      else if (!strcmp(f, "leader")) hc->kmax[i] = 1;
+      else SLOG_WARN("STRATA_HIER field %d '%s': rs or leader", i + 1, f);
+    } else if (i == 2) {
+      int a = strata_algo_from_name(f);
+      if (a == STRATA_ALGO_RING || a == STRATA_ALGO_DIRECT || a == STRATA_ALGO_RECURSIVE_DOUBLING ||
+          a == STRATA_ALGO_RABENSEIFNER) hc->top_algo = a;
+      else SLOG_WARN("STRATA_HIER top '%s': ring, direct, recursive_doubling or rabenseifner", f);
+    } else if (i == 3) {
+      int c = atoi(f);
+      if (c >= 1 && c <= 16) hc->outer = c;
+      else SLOG_WARN("STRATA_HIER chunks '%s': 1..16", f);
+    }
+  }
+}
+
 static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, size_t count, int dtype, int op,
                                      int root, int inplace, strata_algo_t force, strata_plan_t **owned) {
   uint64_t k0 = (uint64_t)coll | (uint64_t)dtype << 8 | (uint64_t)op << 16 | (uint64_t)inplace << 24 |
@@ -81,7 +110,12 @@ static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, siz
   strata_coll_args_t a = {.coll = coll, .rank = comm->rank, .nranks = comm->nranks, .count = count,
                           .dtype = dtype, .op = op, .root = root, .inplace = inplace, .esize = es,
                           .chunk_bytes = cfg->ring_chunk, .node_chunk = comm->node.base ? comm->node.chunk : cfg->node_chunk,
-                          .node_nbuf = comm->node.base ? comm->node.nbuf : cfg->node_nbuf};
+                          .node_nbuf = comm->node.base ? comm->node.nbuf : cfg->node_nbuf,
+                          .hier = comm->hier_units ? &comm->hier : NULL};
+  if (algo == STRATA_ALGO_HIERARCHICAL) {
+    strata_tuner_hier_cost(&comm->tuner, coll, bytes, &a.hc);
+    hier_override(&a.hc);
+  }
   if (!strata_algo_fits(&a, algo)) { /* a node plan whose pieces do not fit a slot */
     strata_tuner_t t = comm->tuner;
     t.node_ok = 0;
@@ -96,6 +130,14 @@ static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, siz
     SLOG_WARN("%s: could not build a %s plan (out of memory?)", fn_name(coll), strata_algo_name(algo));
     free(e);
     return NULL;
+  }
+  if (comm->logged_shapes < 1000 && algo == STRATA_ALGO_HIERARCHICAL && strata_log_level_v >= STRATA_LOG_INFO) {
+    const strata_tuner_t *t = &comm->tuner;
+    SLOG_INFO("%s %zu B hierarchical: node (%d+ ranks): %s; site (%d+ nodes): %s; across %d sites: %s; %d "
+              "pipeline chunk(s)", strata_coll_name(coll), bytes, t->lmin,
+              t->lmin < 2 ? "-" : a.hc.kmax[0] == 1 ? "reduce to / broadcast from a leader" : "ring reduce-scatter / allgather",
+              t->nmin, t->nmin < 2 ? "-" : a.hc.kmax[1] == 1 ? "through one node" : "ring reduce-scatter / allgather",
+              t->nsites, t->nsites < 2 ? "-" : strata_algo_name((strata_algo_t)a.hc.top_algo), a.hc.outer);
   }
   if (comm->logged_shapes < 1000) {
     comm->logged_shapes++;

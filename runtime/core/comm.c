@@ -127,13 +127,27 @@ strata_result_t strata_comm_init_env(strata_comm_t *comm) {
 
 typedef struct host_rec {
   char name[64];
+  char boot[40];                /* kernel boot id: ranks of emulated hosts share CPUs */
+  char site[STRATA_SITE_NAME];  /* STRATA_SITE or this host's site in STRATA_TOPO_FILE */
 } host_rec_t;
+
+static void read_boot_id(char *out, size_t n) {
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+  out[0] = 0;
+  if (f) {
+    if (!fgets(out, (int)n, f)) out[0] = 0;
+    fclose(f);
+  }
+  out[strcspn(out, "\n")] = 0;
+}
 
 static void ctx_release(strata_context_t *x) {
   if (--x->refs > 0) return;
   if (x->shm) x->shm->ops->destroy(x->shm);
   if (x->ucx) x->ucx->ops->destroy(x->ucx);
   free(x->host_of);
+  free(x->hostnames);
+  strata_fabric_free(&x->fabric);
   free(x);
 }
 
@@ -151,6 +165,13 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
   gethostname(x->hostname, sizeof x->hostname - 1);
   const char *hid = getenv("STRATA_HOSTID"); /* tests: pretend ranks sit on different hosts */
   snprintf(h[me].name, sizeof h[me].name, "%s", hid && *hid ? hid : x->hostname);
+  read_boot_id(h[me].boot, sizeof h[me].boot);
+  const char *site = getenv("STRATA_SITE"), *tfile = getenv("STRATA_TOPO_FILE");
+  if (site && *site) snprintf(h[me].site, sizeof h[me].site, "%s", site);
+  else if (tfile && *tfile) {
+    strata_level_figs_t ignore[STRATA_NUM_LVLS];
+    strata_topo_file_read(tfile, h[me].name, h[me].site, ignore);
+  }
   strata_result_t rc = oob->allgather(oob, h, sizeof *h);
   if (rc != STRATA_SUCCESS) { free(h); free(x); return rc; }
   x->host_of = malloc((size_t)P * sizeof *x->host_of);
@@ -164,9 +185,20 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
     if (x->host_of[w] == (uint32_t)w) nhosts++;
   }
   x->my_host = x->host_of[me];
+  x->nhosts = nhosts;
   for (int w = 0; w < P; w++) x->local_size += x->host_of[w] == x->my_host;
+  for (int w = 0; w < P; w++) x->machine_ranks += h[me].boot[0] ? !strcmp(h[w].boot, h[me].boot) : x->host_of[w] == x->my_host;
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  x->oversubscribed = ncpu > 0 && x->local_size > ncpu;
+  x->oversubscribed = ncpu > 0 && x->machine_ranks > ncpu;
+  char(*labels)[STRATA_SITE_NAME] = calloc((size_t)P, sizeof *labels);
+  x->hostnames = calloc((size_t)P, sizeof *x->hostnames);
+  if (!labels || !x->hostnames) { free(labels); free(h); free(x->host_of); free(x->hostnames); free(x); return STRATA_ERR_SYSTEM; }
+  for (int w = 0; w < P; w++) {
+    memcpy(labels[w], h[w].site, STRATA_SITE_NAME);
+    labels[w][STRATA_SITE_NAME - 1] = 0;
+    memcpy(x->hostnames[w], h[w].name, 64);
+    x->hostnames[w][63] = 0;
+  }
   free(h);
   strata_tp_init_t in = {me, P, x->host_of, x->my_host, key, oob};
   int want_shm = (cfg->transports & STRATA_TRANSPORT_SHM) != 0;
@@ -184,6 +216,27 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
       return rc;
     }
   }
+  rc = strata_fabric_setup(x, oob, labels);
+  free(labels);
+  if (rc != STRATA_SUCCESS) { ctx_release(x); return rc; }
+  const char *save = getenv("STRATA_TOPO_SAVE");
+  if (save && *save && me == 0) strata_topo_file_write(save, &x->fabric, P, x->hostnames, x->host_of);
+  if (me == 0) {
+    const strata_fabric_t *f = &x->fabric;
+    SLOG_INFO("fabric: %u host(s), %d site(s) from %s; levels: node %.2f us %.1f Gbit/s (%s), site %.1f us %.2f "
+              "Gbit/s (%s), global %.1f us %.2f Gbit/s (%s)", nhosts, f->nsites, f->site_source,
+              f->lvl[0].alpha * 1e6, f->lvl[0].bw * 8e-9, f->lvl[0].source, f->lvl[1].alpha * 1e6,
+              f->lvl[1].bw * 8e-9, f->lvl[1].source, f->lvl[2].alpha * 1e6, f->lvl[2].bw * 8e-9, f->lvl[2].source);
+    for (int s2 = 0; s2 < f->nsites && strata_log_level_v >= STRATA_LOG_INFO; s2++) {
+      char buf[512];
+      size_t len = 0;
+      buf[0] = 0;
+      for (int w = 0; w < P && len + 70 < sizeof buf; w++)
+        if (f->site_of[w] == (uint32_t)s2 && x->host_of[w] == (uint32_t)w)
+          len += (size_t)snprintf(buf + len, sizeof buf - len, " %s", x->hostnames[w]);
+      SLOG_INFO("  site %d '%s': hosts%s", s2, f->site_name[s2], buf);
+    }
+  }
   if (strata_log_level_v >= STRATA_LOG_INFO && x->host_of[me] == (uint32_t)me) { /* once per host */
     strata_host_topo_t tp;
     strata_host_topo(&tp);
@@ -191,8 +244,9 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
               x->hostname, tp.from_hwloc ? " (hwloc)" : "", tp.packages, tp.numa_nodes, tp.cores, tp.pus,
               tp.l3_bytes >> 10, tp.nics[0] ? tp.nics : "none");
   }
-  SLOG_INFO("world rank %d of %d on %s: %u hosts, %d ranks here%s; transports:%s%s", me, P,
-            x->hostname, nhosts, x->local_size, x->oversubscribed ? " (more ranks than cores)" : "",
+  SLOG_INFO("world rank %d of %d on %s (site %s): %u hosts, %d ranks here, %d on this machine%s; transports:%s%s",
+            me, P, x->hostname, x->fabric.site_name[x->fabric.site_of[me]], nhosts, x->local_size,
+            x->machine_ranks, x->oversubscribed ? " (more ranks than cores)" : "",
             x->shm ? " shm" : "", x->ucx ? " ucx" : "");
   *out = x;
   return STRATA_SUCCESS;
@@ -250,10 +304,50 @@ static strata_result_t node_seg_setup(strata_comm_t c, strata_result_t (*sync)(v
 
 static strata_result_t oob_sync(void *o) { return ((strata_oob_t *)o)->barrier((strata_oob_t *)o); }
 
-static void tuner_setup(strata_comm_t c) {
-  int p2p_shm = c->all_local && c->ctx->shm;
+/* dense ids, in order of first appearance */
+static void densify(int *ids, int n, int *nunits) {
+  int k = 0;
+  int *map = malloc((size_t)n * sizeof *map), *orig = malloc((size_t)n * sizeof *orig);
+  if (!map || !orig) { free(map); free(orig); for (int i = 0; i < n; i++) ids[i] = 0; *nunits = 1; return; }
+  for (int i = 0; i < n; i++) {
+    int j = 0;
+    while (j < k && orig[j] != ids[i]) j++;
+    if (j == k) orig[k++] = ids[i];
+    map[i] = j;
+  }
+  memcpy(ids, map, (size_t)n * sizeof *ids);
+  *nunits = k;
+  free(map);
+  free(orig);
+}
+
+static strata_result_t tuner_setup(strata_comm_t c) {
+  const strata_context_t *x = c->ctx;
+  int p2p_shm = c->all_local && x->shm;
   strata_tuner_init(&c->tuner, c->nranks, c->node.base != NULL && c->nranks > 1, p2p_shm,
-                    c->all_local && c->ctx->oversubscribed);
+                    c->all_local && x->oversubscribed);
+  if (c->all_local) return STRATA_SUCCESS;
+  const int P = c->nranks;
+  c->hier_units = malloc(2 * (size_t)P * sizeof *c->hier_units);
+  if (!c->hier_units) return STRATA_ERR_SYSTEM;
+  int *node = c->hier_units, *site = c->hier_units + P;
+  for (int r = 0; r < P; r++) {
+    int w = comm_world_rank(c, r);
+    node[r] = (int)x->host_of[w];
+    site[r] = (int)x->fabric.site_of[w];
+  }
+  c->hier.nranks = P;
+  densify(node, P, &c->hier.nunits[0]);
+  densify(site, P, &c->hier.nunits[1]);
+  c->hier.unit[0] = node;
+  c->hier.unit[1] = site;
+  double al[3], bw[3];
+  for (int l = 0; l < 3; l++) {
+    al[l] = x->fabric.lvl[l].alpha;
+    bw[l] = x->fabric.lvl[l].bw;
+  }
+  strata_tuner_set_topo(&c->tuner, &c->hier, al, bw);
+  return STRATA_SUCCESS;
 }
 
 strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata_comm_t *out) {
@@ -265,8 +359,8 @@ strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata
   if (!c) { oob->destroy(oob); return STRATA_ERR_SYSTEM; }
   rc = node_seg_setup(c, oob_sync, oob);
   oob->destroy(oob);
+  if (rc == STRATA_SUCCESS) rc = tuner_setup(c);
   if (rc != STRATA_SUCCESS) { strata_comm_destroy(c); return rc; }
-  tuner_setup(c);
   *out = c;
   return STRATA_SUCCESS;
 }
@@ -343,8 +437,8 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
   strata_comm_t c = comm_alloc(comm->ctx, myrank, n, world, id & 0xffffu);
   if (!c) { free(world); return STRATA_ERR_SYSTEM; }
   rc = node_seg_setup(c, comm_sync, c);
+  if (rc == STRATA_SUCCESS) rc = tuner_setup(c);
   if (rc != STRATA_SUCCESS) { strata_comm_destroy(c); return rc; }
-  tuner_setup(c);
   SLOG_INFO("split: color %d key %d -> rank %d of %d (comm id %u)", color, key, myrank, n, c->id);
   *newcomm = c;
   return STRATA_SUCCESS;
@@ -357,6 +451,7 @@ strata_result_t strata_comm_destroy(strata_comm_t comm) {
   strata_request_free_pool(comm);
   strata_nseg_destroy(&comm->node);
   free(comm->world);
+  free(comm->hier_units);
   strata_context_t *x = comm->ctx;
   free(comm);
   ctx_release(x);

@@ -9,6 +9,7 @@
 #include "../engine/plan.h"
 #include "../tuner/tuner.h"
 #include "config.h"
+#include "fabric.h"
 #include "strata.h"
 
 /* What every communicator derived from one init shares: world ranks, transports, the
@@ -21,7 +22,11 @@ typedef struct strata_context {
   uint32_t *host_of;            /* host index of each world rank */
   uint32_t my_host;
   int local_size;               /* world ranks on this host */
-  int oversubscribed;           /* more local ranks than cores: yield early */
+  int oversubscribed;           /* more ranks on this machine than cores: yield early */
+  int machine_ranks;            /* world ranks sharing this kernel (boot id), emulated hosts too */
+  uint32_t nhosts;
+  strata_fabric_t fabric;       /* sites and level figures */
+  char (*hostnames)[64];        /* per world rank (strata_info, STRATA_TOPO_SAVE) */
   uint32_t next_comm_id;        /* lowest id this rank has not used */
   char hostname[64];
 } strata_context_t;
@@ -68,6 +73,8 @@ struct strata_comm {
   uint64_t node_allread_v;      /* last chunk of the last single-chunk all-read node plan */
   uint64_t node_ready_base;     /* node requests run one at a time, in start order */
   strata_tuner_t tuner;
+  strata_hier_t hier;           /* node and site of each comm rank (comms across hosts) */
+  int *hier_units;
   int algo_override[STRATA_NUM_COLLS];
   plan_cache_entry_t *cache[PLAN_CACHE_BUCKETS];
   int cache_entries;

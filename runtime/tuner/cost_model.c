@@ -3,6 +3,7 @@
  * with the synchronisation and staging costs of shared slots. Constants: docs/TUNING.md. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../algorithms/algo.h"
 #include "tuner.h"
@@ -18,6 +19,7 @@ static double envd(const char *name, double def) {
 }
 
 void strata_tuner_init(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm, int oversubscribed) {
+  memset(t, 0, sizeof *t);
   t->nranks = nranks;
   t->node_ok = node_ok;
   /* measured with the benchmarks on the 2-core development VM (docs/TUNING.md) */
@@ -62,13 +64,17 @@ double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t
   const strata_algo_entry_t *e = strata_algo_find(c, a);
   if (!e) return NA;
   if (e->node_only && !t->node_ok) return NA;
+  if (a == STRATA_ALGO_HIERARCHICAL) return P == 1 ? NA : strata_tuner_hier_cost(t, c, bytes, NULL);
   if (P == 1) return e->node_only ? NA : 0; /* trivially local either way */
+  if (t->multi && c == STRATA_COLL_ALLREDUCE) return strata_tuner_flat_multi(t, a, n);
   switch (c) {
   case STRATA_COLL_ALLREDUCE:
     switch (a) {
     case STRATA_ALGO_RING: return 2 * (P - 1) * alb + 2 * f * n * be + f * n * ga;
     case STRATA_ALGO_RECURSIVE_DOUBLING: return L * (al + n * be + n * ga) + fold + (pow2 ? 0 : 2 * n * be);
     case STRATA_ALGO_RABENSEIFNER: return 2 * L * alh + 2 * f * n * be + f * n * ga + fold + (pow2 ? 0 : 2 * n * be);
+    /* P-1 messages at once, twice: the sender's link carries them one after another */
+    case STRATA_ALGO_DIRECT: return 2 * (alb + (P - 1) * t->alpha / 4 + f * n * be) + f * n * ga;
     case STRATA_ALGO_SHM:
       /* direct below 64 KiB: every rank reads every slot; sliced above: 2 syncs, the slice
        * reductions overlap the copies */

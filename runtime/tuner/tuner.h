@@ -7,6 +7,17 @@
 #include <stddef.h>
 
 #include "../core/coll.h"
+#include "../engine/plan.h"
+
+/* Which level a communication pattern crosses and how many of its flows share the busiest
+ * host NIC and site uplink (per rank's message). */
+typedef struct strata_pattern {
+  int lvl;          /* 0 node, 1 site, 2 global: the slowest link any pair uses */
+  double host_out;  /* messages leaving the busiest host */
+  double site_out;  /* messages leaving the busiest site */
+} strata_pattern_t;
+
+#define TUNER_MAX_XOR 32
 
 typedef struct strata_tuner {
   int nranks;
@@ -18,6 +29,12 @@ typedef struct strata_tuner {
   double node_alpha;  /* one synchronisation through shared flags, s */
   double node_beta;   /* staging copy per byte (cache-resident), s */
   double gamma;       /* reduction per byte, s */
+  /* a communicator across hosts: level figures and its placement's patterns */
+  int multi;
+  int nnodes, nsites, lmin, nmin; /* fewest ranks on a node, fewest nodes in a site */
+  double la[3], lb[3];            /* per level: alpha (s), seconds per byte (NIC, uplink) */
+  strata_pattern_t ring, xr[TUNER_MAX_XOR], direct;
+  int nxr;
 } strata_tuner_t;
 
 /* p2p_shm: point-to-point messages go over the shm transport (else UCX).
@@ -27,6 +44,14 @@ void strata_tuner_init(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm, 
 /* Estimated seconds for algorithm a; a huge value when a does not apply. `bytes` is the
  * nccl-tests size: allgather the gathered total, reduce_scatter and alltoall the send total. */
 double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes);
+/* A communicator spanning hosts: unit ids per rank (h), level alpha (s) and bandwidth
+ * (bytes/s: node pair, host NIC, site uplink). Flat algorithms are then costed per round by
+ * the slowest level they cross and how many flows share a NIC or an uplink. */
+void strata_tuner_set_topo(strata_tuner_t *t, const strata_hier_t *h, const double alpha[3], const double bw[3]);
+/* Cost of the best hierarchical plan for c (and what it is, in *hc). */
+double strata_tuner_flat_multi(const strata_tuner_t *t, strata_algo_t a, double bytes);
+double strata_tuner_hier_cost(const strata_tuner_t *t, strata_coll_t c, size_t bytes, strata_hier_choice_t *hc);
+
 strata_algo_t strata_tuner_choose(const strata_tuner_t *t, strata_coll_t c, size_t bytes, double *cost);
 
 #endif

@@ -275,6 +275,22 @@ out:
 /* Usage: test_plans [quick|all]: default 16 rank counts up to 64; quick stops at 17;
  * all runs every P from 1 to 64 (a sparser dtype x op sample above 17). */
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "hier") && argc >= 9) {
+    /* one hierarchical allreduce: hier P COUNT CHUNK TOPO KMAX0 KMAX1 TOP_ALGO OUTER */
+    int P = atoi(argv[2]);
+    world_t w;
+    world_init(&w, P, 256, 2);
+    make_topo(P, atoi(argv[5]));
+    g_hc.kmax[0] = atoi(argv[6]);
+    g_hc.kmax[1] = atoi(argv[7]);
+    g_hc.top_algo = strata_algo_from_name(argv[8]);
+    g_hc.outer = argc > 9 ? atoi(argv[9]) : 1;
+    int ok = run_case(&w, STRATA_COLL_ALLREDUCE, STRATA_ALGO_HIERARCHICAL, STRATA_FLOAT32, STRATA_SUM,
+                      (size_t)atol(argv[3]), 0, 0, (size_t)atol(argv[4]));
+    world_free(&w);
+    printf("%s\n", ok ? "ok" : "FAILED");
+    return !ok;
+  }
   int quick = argc > 1 && !strcmp(argv[1], "quick");
   int every = argc > 1 && !strcmp(argv[1], "all");
   static const int Ps[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 31, 32, 33, 64};

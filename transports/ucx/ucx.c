@@ -2,7 +2,7 @@
  * Worker addresses are exchanged once through the bootstrap; an endpoint to a peer is
  * created the first time a plan sends to it, so a rank holds endpoints only for the peers
  * its algorithms use (about log P for recursive algorithms, 2 for rings).
- * The 64-bit UCP tag is [source world rank:20][comm:12][seq:12][step:20]; receives match
+ * The 64-bit UCP tag is [source world rank:18][comm:10][seq:10][step:26]; receives match
  * the full tag. Endpoints use peer error handling: a dead peer fails its requests. */
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +33,8 @@ typedef struct ucx_tp {
 } ucx_tp_t;
 
 static uint64_t ucx_tag(int src, uint64_t t) {
-  uint64_t comm = (t >> 48) & 0xfff, seq = (t >> 32) & 0xfff, step = t & 0xfffff;
-  return ((uint64_t)(src & 0xfffff) << 44) | (comm << 32) | (seq << 20) | step;
+  uint64_t comm = (t >> 48) & 0x3ff, seq = (t >> 32) & 0x3ff, step = t & 0x3ffffff;
+  return ((uint64_t)(src & 0x3ffff) << 46) | (comm << 36) | (seq << 26) | step;
 }
 
 static void mark_dead(ucx_tp_t *u, int peer) {

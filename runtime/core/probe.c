@@ -1,0 +1,233 @@
+/* Probing the fabric at init: node leaders (the lowest world rank of each host) measure
+ * latency and bandwidth to a few other leaders, all pairs of a round at once, then every
+ * rank clusters the nodes: links much slower than the fastest ones cross a site boundary.
+ * Rounds: leader i measures i+d for d = 1..N-1 when N <= 8 leaders, d = 1, 2, 4, ...
+ * otherwise, so 64 nodes cost 6 rounds. Each round: 2 ping-pongs of 8 bytes, then 1 MiB
+ * and an acknowledgement. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "comm.h"
+#include "config.h"
+#include "fabric.h"
+#include "log.h"
+
+#define PROBE_COMM 0xfffeu
+#define NPING 2
+#define BIG (1u << 20)
+#define MAX_ROUNDS 16
+
+typedef struct { int32_t peer, round; float lat, bw; } edge_t;
+typedef struct { int32_t n; edge_t e[MAX_ROUNDS]; } edges_t;
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static strata_transport_t *tp_for(strata_context_t *x, int w) {
+  if (x->shm && x->host_of[w] == x->my_host) return x->shm;
+  return x->ucx ? x->ucx : x->shm;
+}
+
+enum { REQ = 0, RESP = 1 };
+static uint64_t ptag(int round, int i, int dir) {
+  return strata_make_tag(PROBE_COMM, (uint32_t)round, (uint32_t)(i * 2 + dir));
+}
+
+/* one round: I am the client of `cli` and the server of `srv` (both may be the same peer) */
+static strata_result_t probe_round(strata_context_t *x, int round, int cli, int srv, double deadline,
+                                   uint8_t *big_out, uint8_t *big_in, edge_t *out) {
+  strata_transport_t *tc = tp_for(x, cli), *ts = tp_for(x, srv);
+  strata_treq_t sreq[NPING + 1], sresp[NPING + 1], creq[NPING + 1], cresp[NPING + 1];
+  memset(sreq, 0, sizeof sreq);
+  memset(sresp, 0, sizeof sresp);
+  memset(creq, 0, sizeof creq);
+  memset(cresp, 0, sizeof cresp);
+  uint64_t pin[NPING + 1], pout[NPING + 1], cin[NPING + 1], cout_[NPING + 1];
+  memset(pout, 0, sizeof pout);
+  memset(cout_, 0, sizeof cout_);
+  strata_result_t rc = STRATA_SUCCESS;
+  /* server side: every receive posted up front */
+  for (int i = 0; i <= NPING && !rc; i++)
+    rc = ts->ops->irecv(ts, srv, ptag(round, i, REQ), i < NPING ? (void *)&pin[i] : big_in,
+                        i < NPING ? 8 : BIG, &sreq[i]);
+  int cs = 0, ss = 0, c_posted = 0;
+  double t0 = 0, best = 1e9, tbig = 0;
+  while (!rc && (cs <= NPING || ss <= NPING)) {
+    tc->ops->progress(tc);
+    if (ts != tc) ts->ops->progress(ts);
+    if (now_s() > deadline) { rc = STRATA_ERR_TIMEOUT; break; }
+    /* client */
+    if (cs <= NPING) {
+      if (!c_posted) {
+        rc = tc->ops->irecv(tc, cli, ptag(round, cs, RESP), &cin[cs], 8, &cresp[cs]);
+        t0 = now_s();
+        if (!rc) rc = tc->ops->isend(tc, cli, ptag(round, cs, REQ), cs < NPING ? (void *)&cout_[cs] : big_out,
+                                     cs < NPING ? 8 : BIG, &creq[cs]);
+        c_posted = 1;
+      } else if (cresp[cs].state < 0 || creq[cs].state < 0) {
+        rc = STRATA_ERR_PEER_FAILED;
+      } else if (cresp[cs].state == 1 && creq[cs].state == 1) {
+        double dt = now_s() - t0;
+        if (cs < NPING) best = dt < best ? dt : best;
+        else tbig = dt;
+        cs++;
+        c_posted = 0;
+      }
+    }
+    /* server: answer each request once it has arrived */
+    if (ss <= NPING) {
+      if (sreq[ss].state < 0) rc = STRATA_ERR_PEER_FAILED;
+      else if (sreq[ss].state == 1) {
+        rc = ts->ops->isend(ts, srv, ptag(round, ss, RESP), &pout[ss], 8, &sresp[ss]);
+        ss++;
+      }
+    }
+  }
+  /* the answers must be out before their memory goes */
+  for (int i = 0; i < ss && !rc; i++)
+    while (sresp[i].state == 0) {
+      ts->ops->progress(ts);
+      if (now_s() > deadline) { rc = STRATA_ERR_TIMEOUT; break; }
+    }
+  if (rc) {
+    for (int i = 0; i <= NPING; i++) {
+      if (sreq[i].state == 0) ts->ops->cancel(ts, &sreq[i]);
+      if (cresp[i].state == 0 && cs >= i) tc->ops->cancel(tc, &cresp[i]);
+    }
+    return rc;
+  }
+  out->peer = cli;
+  out->round = round;
+  out->lat = (float)(best / 2);
+  double t = tbig - best;
+  out->bw = (float)(BIG / (t > 1e-7 ? t : 1e-7));
+  return STRATA_SUCCESS;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int uf_find(int *p, int i) {
+  while (p[i] != i) i = p[i] = p[p[i]];
+  return i;
+}
+
+strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char (*labels)[STRATA_SITE_NAME],
+                                    strata_level_figs_t lvl[STRATA_NUM_LVLS]) {
+  const int P = x->world_size, me = x->world_rank;
+  const double t_start = now_s();
+  int N = 0, li = -1;
+  int *leader = malloc((size_t)P * sizeof *leader), *lidx = malloc((size_t)P * sizeof *lidx);
+  edges_t *all = calloc((size_t)P, sizeof *all);
+  uint8_t *bo = calloc(1, BIG), *bi = calloc(1, BIG);
+  strata_result_t rc = STRATA_SUCCESS;
+  if (!leader || !lidx || !all || !bo || !bi) { rc = STRATA_ERR_SYSTEM; goto out; }
+  for (int w = 0; w < P; w++)
+    if (x->host_of[w] == (uint32_t)w) { lidx[w] = N; leader[N++] = w; }
+  if (x->host_of[me] == (uint32_t)me) li = lidx[me];
+  int rounds[MAX_ROUNDS], nr = 0;
+  if (N <= 8) for (int d = 1; d < N; d++) rounds[nr++] = d;
+  else for (int d = 1; d < N && nr < MAX_ROUNDS; d *= 2) rounds[nr++] = d;
+  double budget = strata_config()->timeout_ms / 1000.0;
+  if (li >= 0) {
+    edges_t *mine = &all[me];
+    for (int i = 0; i < nr && !rc; i++) {
+      int d = rounds[i];
+      rc = probe_round(x, i, leader[(li + d) % N], leader[(li - d + N) % N], t_start + budget, bo, bi,
+                       &mine->e[mine->n]);
+      if (!rc) mine->n++;
+    }
+  }
+  /* everyone learns every measurement (even after a local failure: the others wait here) */
+  strata_result_t rc2 = oob->allgather(oob, all, sizeof *all);
+  if (rc) goto out;
+  if (rc2) { rc = rc2; goto out; }
+  /* cost of a 1 MiB message per link; the largest jump in sorted costs splits fast from slow */
+  int ne = 0;
+  for (int w = 0; w < P; w++) ne += all[w].n;
+  double *cost = malloc((size_t)(ne ? ne : 1) * sizeof *cost);
+  int *parent = malloc((size_t)N * sizeof *parent);
+  if (!cost || !parent) { free(cost); free(parent); rc = STRATA_ERR_SYSTEM; goto out; }
+  int k = 0;
+  for (int w = 0; w < P; w++)
+    for (int i = 0; i < all[w].n; i++) cost[k++] = all[w].e[i].lat + (double)BIG / all[w].e[i].bw;
+  qsort(cost, (size_t)ne, sizeof *cost, cmp_double);
+  double thresh = ne ? cost[ne - 1] : 0, jump = 1;
+  for (int i = 0; i + 1 < ne; i++)
+    if (cost[i + 1] / cost[i] > jump) { jump = cost[i + 1] / cost[i]; thresh = cost[i]; }
+  if (jump < 2.0 && ne) thresh = cost[ne - 1]; /* links alike: one site */
+  for (int i = 0; i < N; i++) parent[i] = i;
+  double *fl = malloc((size_t)(ne ? ne : 1) * sizeof *fl), *fb = malloc((size_t)(ne ? ne : 1) * sizeof *fb);
+  double *sl = malloc((size_t)(ne ? ne : 1) * sizeof *sl);
+  int nf = 0, ns = 0;
+  if (!fl || !fb || !sl) { free(cost); free(parent); free(fl); free(fb); free(sl); rc = STRATA_ERR_SYSTEM; goto out; }
+  for (int w = 0; w < P; w++)
+    for (int i = 0; i < all[w].n; i++) {
+      const edge_t *e = &all[w].e[i];
+      double c = e->lat + (double)BIG / e->bw;
+      if (c <= thresh) {
+        int a = uf_find(parent, lidx[w]), b = uf_find(parent, lidx[e->peer]);
+        if (a != b) parent[a < b ? b : a] = a < b ? a : b;
+        fl[nf] = e->lat;
+        fb[nf++] = e->bw;
+      } else {
+        sl[ns++] = e->lat;
+      }
+    }
+  /* sites in order of their first leader */
+  int *site_of_leader = malloc((size_t)N * sizeof *site_of_leader), nsites = 0;
+  if (!site_of_leader) { rc = STRATA_ERR_SYSTEM; }
+  for (int i = 0; !rc && i < N; i++) {
+    int root = uf_find(parent, i);
+    site_of_leader[i] = root == i ? nsites++ : site_of_leader[root];
+  }
+  for (int w = 0; !rc && w < P; w++)
+    snprintf(labels[w], STRATA_SITE_NAME, "probe%d", site_of_leader[lidx[x->host_of[w]]]);
+  /* level figures: medians of the fast links; across sites, the slow links' latency and the
+   * most a site pushed out across its cut in one round (flows share the uplink) */
+  if (!rc && nf) {
+    qsort(fl, (size_t)nf, sizeof *fl, cmp_double);
+    qsort(fb, (size_t)nf, sizeof *fb, cmp_double);
+    lvl[STRATA_LVL_SITE].alpha = fl[nf / 2];
+    lvl[STRATA_LVL_SITE].bw = fb[nf / 2];
+    snprintf(lvl[STRATA_LVL_SITE].source, sizeof lvl[0].source, "probe");
+  }
+  if (!rc && ns && nsites > 1) {
+    qsort(sl, (size_t)ns, sizeof *sl, cmp_double);
+    lvl[STRATA_LVL_GLOBAL].alpha = sl[ns / 2];
+    double best = 0;
+    for (int r = 0; r < nr; r++)
+      for (int s = 0; s < nsites; s++) {
+        double sum = 0;
+        for (int w = 0; w < P; w++)
+          for (int i = 0; i < all[w].n; i++) {
+            const edge_t *e = &all[w].e[i];
+            if (e->round != r || site_of_leader[lidx[w]] != s) continue;
+            if (site_of_leader[lidx[e->peer]] != s) sum += e->bw;
+          }
+        if (sum > best) best = sum;
+      }
+    if (best > 0) lvl[STRATA_LVL_GLOBAL].bw = best;
+    snprintf(lvl[STRATA_LVL_GLOBAL].source, sizeof lvl[0].source, "probe");
+  }
+  x->fabric.probe_ms = (now_s() - t_start) * 1e3;
+  if (me == 0)
+    SLOG_INFO("probing: %d nodes, %d rounds, %d links measured, %d site(s) (largest cost jump %.1fx) in %.0f ms",
+              N, nr, ne, nsites, jump, x->fabric.probe_ms);
+  free(site_of_leader);
+  free(cost); free(parent); free(fl); free(fb); free(sl);
+out:
+  free(leader); free(lidx); free(all); free(bo); free(bi);
+  return rc;
+}
