@@ -105,3 +105,35 @@ int hier_splice(strata_plan_t *p, const strata_plan_t *sub, const splice_map_t *
   free(sinks);
   return p->failed ? -2 : j;
 }
+
+int hier_tree_make(hier_tree_t *t, const strata_hier_t *h, int root, int rank) {
+  const int P = h->nranks;
+  const int *node = h->unit[0], *site = h->unit[1];
+  int *nl = ialloc((size_t)h->nunits[0], -1), *sl = ialloc((size_t)h->nunits[1], -1);
+  t->child = ialloc((size_t)P, -1);
+  t->nchild = 0;
+  t->parent = -1;
+  if (!nl || !sl || !t->child) { free(nl); free(sl); free(t->child); t->child = NULL; return -1; }
+  nl[node[root]] = root;
+  sl[site[root]] = root;
+  for (int q = 0; q < P; q++) {
+    if (sl[site[q]] < 0) sl[site[q]] = q;
+    if (nl[node[q]] < 0) nl[node[q]] = q;
+  }
+  /* a site leader leads its node too */
+  for (int s = 0; s < h->nunits[1]; s++) nl[node[sl[s]]] = sl[s];
+  const int me_sl = sl[site[rank]] == rank, me_nl = nl[node[rank]] == rank;
+  if (rank != root) t->parent = me_sl ? root : me_nl ? sl[site[rank]] : nl[node[rank]];
+  if (rank == root)
+    for (int s = 0; s < h->nunits[1]; s++)
+      if (s != site[rank]) t->child[t->nchild++] = sl[s];
+  if (me_sl)
+    for (int u = 0; u < h->nunits[0]; u++)
+      if (nl[u] >= 0 && u != node[rank] && site[nl[u]] == site[rank]) t->child[t->nchild++] = nl[u];
+  if (me_nl)
+    for (int q = 0; q < P; q++)
+      if (q != rank && node[q] == node[rank]) t->child[t->nchild++] = q;
+  free(nl);
+  free(sl);
+  return 0;
+}

@@ -23,6 +23,17 @@ typedef struct hier_path {
 int hier_path_make(hier_path_t *hp, const strata_hier_t *h, const int *kmax, int rank);
 void hier_path_free(hier_path_t *hp);
 
+/* A rooted tree through the levels: the root sends to (receives from) one leader per other
+ * site, a site leader to one leader per other node of its site, a node leader to the other
+ * ranks of its node. Leaders are the root where it is, else the lowest rank. */
+typedef struct hier_tree {
+  int parent;    /* -1 at the root */
+  int nchild;
+  int *child;    /* farthest first: other sites, other nodes, this node */
+} hier_tree_t;
+int hier_tree_make(hier_tree_t *t, const strata_hier_t *h, int root, int rank);
+static inline void hier_tree_free(hier_tree_t *t) { free(t->child); t->child = NULL; }
+
 /* Splice `sub` (a plan built for ranks 0..n-1 of a group) into p: peers through members[],
  * buffers renamed and shifted (bufmap/offadd per SB_*), tags raised by tagbase, its own
  * scratch appended to p's, and `start` added as a dependency of every step that had none.

@@ -128,7 +128,7 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
   const int P = x->world_size, me = x->world_rank;
   const double t_start = now_s();
   int N = 0, li = -1;
-  int *leader = malloc((size_t)P * sizeof *leader), *lidx = malloc((size_t)P * sizeof *lidx);
+  int *leader = calloc((size_t)P, sizeof *leader), *lidx = calloc((size_t)P, sizeof *lidx);
   edges_t *all = calloc((size_t)P, sizeof *all);
   uint8_t *bo = calloc(1, BIG), *bi = calloc(1, BIG);
   strata_result_t rc = STRATA_SUCCESS;

@@ -187,6 +187,29 @@ double strata_tuner_hier_cost(const strata_tuner_t *t, strata_coll_t c, size_t b
             if (x < bc) { bc = x; best = h; }
           }
     break;
+  case STRATA_COLL_ALLGATHER:
+  case STRATA_COLL_REDUCE_SCATTER: {
+    /* bytes: the whole vector. Inside a site every rank trades with every other member
+     * (L ranks share a NIC); across, each site ships its share (or partials) once */
+    const int G = t->nsites, L = t->lmin;
+    const double Ss = n / G, f = (double)(G - 1) / G;
+    double l = 2 * t->la[1] + (G > 1 ? t->la[2] : 0);
+    double pa = L * Ss * t->lb[1], pb = G > 1 ? f * n * t->lb[2] : 0, pc = L * f * n * t->lb[1] / t->nmin;
+    double mx = fmax(pa, fmax(pb, pc));
+    bc = l + mx + (pa + pb + pc - mx) / 4 + (c == STRATA_COLL_REDUCE_SCATTER ? n * t->gamma : 0);
+    break;
+  }
+  case STRATA_COLL_BROADCAST:
+  case STRATA_COLL_REDUCE: {
+    /* the root's uplink carries one copy per other site, a site leader's NIC one per other
+     * node, a node leader's memory one per local rank; chunks pipeline the levels */
+    const int G = t->nsites, N = t->nmin, L = t->lmin;
+    double l = (G > 1 ? t->la[2] : 0) + (N > 1 ? t->la[1] : 0) + (L > 1 ? t->la[0] : 0);
+    double p2 = (G - 1) * n * t->lb[2], p1 = (N - 1) * n * t->lb[1], p0 = (L - 1) * n * t->lb[0];
+    double mx = fmax(p2, fmax(p1, p0));
+    bc = l + mx + (p2 + p1 + p0 - mx) / 8 + (c == STRATA_COLL_REDUCE ? (G + N + L) * n * t->gamma : 0);
+    break;
+  }
   default: return NA;
   }
   if (hc) *hc = best;
