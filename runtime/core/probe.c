@@ -2,12 +2,13 @@
  * latency and bandwidth to a few other leaders, all pairs of a round at once, then every
  * rank clusters the nodes: links much slower than the fastest ones cross a site boundary.
  * Rounds: leader i measures i+d for d = 1..N-1 when N <= 8 leaders, d = 1, 2, 4, ...
- * otherwise, so 64 nodes cost 6 rounds. Each round: 2 ping-pongs of 8 bytes, then 1 MiB
- * and an acknowledgement. */
+ * otherwise, so 64 nodes cost 6 rounds. Each round: 2 ping-pongs of 8 bytes, then twice
+ * 2 MiB and an acknowledgement. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,11 @@
 
 #define PROBE_COMM 0xfffeu
 #define NPING 2
-#define BIG (1u << 20)
+#define NBIG 2             /* the first warms the connection (TCP slow start); the best counts */
+#define NMSG (NPING + NBIG)
+#define BIG (2u << 20)
+/* bulk first (it also opens the connection), then the pings on a warm connection */
+#define IS_BIG(i) ((i) < NBIG)
 #define MAX_ROUNDS 16
 
 typedef struct { int32_t peer, round; float lat, bw; } edge_t;
@@ -46,45 +51,46 @@ static uint64_t ptag(int round, int i, int dir) {
 static strata_result_t probe_round(strata_context_t *x, int round, int cli, int srv, double deadline,
                                    uint8_t *big_out, uint8_t *big_in, edge_t *out) {
   strata_transport_t *tc = tp_for(x, cli), *ts = tp_for(x, srv);
-  strata_treq_t sreq[NPING + 1], sresp[NPING + 1], creq[NPING + 1], cresp[NPING + 1];
+  strata_treq_t sreq[NMSG], sresp[NMSG], creq[NMSG], cresp[NMSG];
   memset(sreq, 0, sizeof sreq);
   memset(sresp, 0, sizeof sresp);
   memset(creq, 0, sizeof creq);
   memset(cresp, 0, sizeof cresp);
-  uint64_t pin[NPING + 1], pout[NPING + 1], cin[NPING + 1], cout_[NPING + 1];
+  uint64_t pin[NMSG], pout[NMSG], cin[NMSG], cout_[NMSG];
   memset(pout, 0, sizeof pout);
   memset(cout_, 0, sizeof cout_);
   strata_result_t rc = STRATA_SUCCESS;
   /* server side: every receive posted up front */
-  for (int i = 0; i <= NPING && !rc; i++)
-    rc = ts->ops->irecv(ts, srv, ptag(round, i, REQ), i < NPING ? (void *)&pin[i] : big_in,
-                        i < NPING ? 8 : BIG, &sreq[i]);
+  for (int i = 0; i < NMSG && !rc; i++)
+    rc = ts->ops->irecv(ts, srv, ptag(round, i, REQ), IS_BIG(i) ? big_in : (void *)&pin[i],
+                        IS_BIG(i) ? BIG : 8, &sreq[i]);
   int cs = 0, ss = 0, c_posted = 0;
-  double t0 = 0, best = 1e9, tbig = 0;
-  while (!rc && (cs <= NPING || ss <= NPING)) {
-    tc->ops->progress(tc);
-    if (ts != tc) ts->ops->progress(ts);
+  double t0 = 0, best = 1e9, tbig = 1e9;
+  while (!rc && (cs < NMSG || ss < NMSG)) {
+    int moved = tc->ops->progress(tc);
+    if (ts != tc) moved += ts->ops->progress(ts);
+    if (!moved && x->oversubscribed) sched_yield(); /* the peer needs this core to answer */
     if (now_s() > deadline) { rc = STRATA_ERR_TIMEOUT; break; }
     /* client */
-    if (cs <= NPING) {
+    if (cs < NMSG) {
       if (!c_posted) {
         rc = tc->ops->irecv(tc, cli, ptag(round, cs, RESP), &cin[cs], 8, &cresp[cs]);
         t0 = now_s();
-        if (!rc) rc = tc->ops->isend(tc, cli, ptag(round, cs, REQ), cs < NPING ? (void *)&cout_[cs] : big_out,
-                                     cs < NPING ? 8 : BIG, &creq[cs]);
+        if (!rc) rc = tc->ops->isend(tc, cli, ptag(round, cs, REQ), IS_BIG(cs) ? big_out : (void *)&cout_[cs],
+                                     IS_BIG(cs) ? BIG : 8, &creq[cs]);
         c_posted = 1;
       } else if (cresp[cs].state < 0 || creq[cs].state < 0) {
         rc = STRATA_ERR_PEER_FAILED;
       } else if (cresp[cs].state == 1 && creq[cs].state == 1) {
         double dt = now_s() - t0;
-        if (cs < NPING) best = dt < best ? dt : best;
-        else tbig = dt;
+        if (!IS_BIG(cs)) best = dt < best ? dt : best;
+        else tbig = dt < tbig ? dt : tbig;
         cs++;
         c_posted = 0;
       }
     }
     /* server: answer each request once it has arrived */
-    if (ss <= NPING) {
+    if (ss < NMSG) {
       if (sreq[ss].state < 0) rc = STRATA_ERR_PEER_FAILED;
       else if (sreq[ss].state == 1) {
         rc = ts->ops->isend(ts, srv, ptag(round, ss, RESP), &pout[ss], 8, &sresp[ss]);
@@ -95,11 +101,11 @@ static strata_result_t probe_round(strata_context_t *x, int round, int cli, int 
   /* the answers must be out before their memory goes */
   for (int i = 0; i < ss && !rc; i++)
     while (sresp[i].state == 0) {
-      ts->ops->progress(ts);
+      if (!ts->ops->progress(ts) && x->oversubscribed) sched_yield();
       if (now_s() > deadline) { rc = STRATA_ERR_TIMEOUT; break; }
     }
   if (rc) {
-    for (int i = 0; i <= NPING; i++) {
+    for (int i = 0; i < NMSG; i++) {
       if (sreq[i].state == 0) ts->ops->cancel(ts, &sreq[i]);
       if (cresp[i].state == 0 && cs >= i) tc->ops->cancel(tc, &cresp[i]);
     }
@@ -153,20 +159,34 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
   strata_result_t rc2 = oob->allgather(oob, all, sizeof *all);
   if (rc) goto out;
   if (rc2) { rc = rc2; goto out; }
-  /* cost of a 1 MiB message per link; the largest jump in sorted costs splits fast from slow */
+  /* time per MiB per link (bandwidth: latency is too easily inflated by queues and by peers
+   * waiting for a core); the largest jump in sorted times splits fast from slow */
   int ne = 0;
   for (int w = 0; w < P; w++) ne += all[w].n;
   double *cost = malloc((size_t)(ne ? ne : 1) * sizeof *cost);
   int *parent = malloc((size_t)N * sizeof *parent);
   if (!cost || !parent) { free(cost); free(parent); rc = STRATA_ERR_SYSTEM; goto out; }
   int k = 0;
+  if (me == 0 && strata_log_level_v >= STRATA_LOG_INFO)
+    for (int w = 0; w < P; w++)
+      for (int i = 0; i < all[w].n; i++)
+        SLOG_INFO("probe round %d: %s -> %s: %.1f us, %.3f Gbit/s", all[w].e[i].round, x->hostnames[w],
+                  x->hostnames[all[w].e[i].peer], all[w].e[i].lat * 1e6, all[w].e[i].bw * 8e-9);
   for (int w = 0; w < P; w++)
-    for (int i = 0; i < all[w].n; i++) cost[k++] = all[w].e[i].lat + (double)BIG / all[w].e[i].bw;
+    for (int i = 0; i < all[w].n; i++) cost[k++] = (double)(1 << 20) / all[w].e[i].bw;
   qsort(cost, (size_t)ne, sizeof *cost, cmp_double);
-  double thresh = ne ? cost[ne - 1] : 0, jump = 1;
-  for (int i = 0; i + 1 < ne; i++)
-    if (cost[i + 1] / cost[i] > jump) { jump = cost[i + 1] / cost[i]; thresh = cost[i]; }
-  if (jump < 2.0 && ne) thresh = cost[ne - 1]; /* links alike: one site */
+  /* two classes by Otsu's split of the log times (robust to the spread inside each class);
+   * they are different sites only if the classes' typical times differ by 3x or more */
+  double thresh = ne ? cost[ne - 1] : 0, jump = 1, bestv = -1, tot = 0;
+  for (int i = 0; i < ne; i++) tot += log(cost[i]);
+  double pre = 0;
+  for (int i = 0; i + 1 < ne; i++) {
+    pre += log(cost[i]);
+    double n1 = i + 1, n2 = ne - n1, m1 = pre / n1, m2 = (tot - pre) / n2;
+    double v = n1 * n2 * (m2 - m1) * (m2 - m1);
+    if (v > bestv) { bestv = v; thresh = cost[i]; jump = exp(m2 - m1); }
+  }
+  if (jump < 3.0 && ne) thresh = cost[ne - 1]; /* links alike: one site */
   for (int i = 0; i < N; i++) parent[i] = i;
   double *fl = malloc((size_t)(ne ? ne : 1) * sizeof *fl), *fb = malloc((size_t)(ne ? ne : 1) * sizeof *fb);
   double *sl = malloc((size_t)(ne ? ne : 1) * sizeof *sl);
@@ -175,7 +195,7 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
   for (int w = 0; w < P; w++)
     for (int i = 0; i < all[w].n; i++) {
       const edge_t *e = &all[w].e[i];
-      double c = e->lat + (double)BIG / e->bw;
+      double c = (double)(1 << 20) / e->bw;
       if (c <= thresh) {
         int a = uf_find(parent, lidx[w]), b = uf_find(parent, lidx[e->peer]);
         if (a != b) parent[a < b ? b : a] = a < b ? a : b;
@@ -223,7 +243,7 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
   }
   x->fabric.probe_ms = (now_s() - t_start) * 1e3;
   if (me == 0)
-    SLOG_INFO("probing: %d nodes, %d rounds, %d links measured, %d site(s) (largest cost jump %.1fx) in %.0f ms",
+    SLOG_INFO("probing: %d nodes, %d rounds, %d links measured, %d site(s) (slow links %.1fx slower) in %.0f ms",
               N, nr, ne, nsites, jump, x->fabric.probe_ms);
   free(site_of_leader);
   free(cost); free(parent); free(fl); free(fb); free(sl);
