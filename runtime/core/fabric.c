@@ -157,6 +157,16 @@ strata_result_t strata_fabric_setup(strata_context_t *x, strata_oob_t *oob, char
       }
     if (labelled < P && x->world_rank == 0)
       SLOG_WARN("%d of %d ranks have no site label; they join their host's site or 'unlisted'", P - labelled, P);
+    /* a host lies in one site: its lowest rank's label wins */
+    int clash = 0;
+    for (int w = 0; w < P; w++)
+      if (strcmp(labels[w], labels[x->host_of[w]])) {
+        memcpy(labels[w], labels[x->host_of[w]], STRATA_SITE_NAME);
+        clash++;
+      }
+    if (clash && x->world_rank == 0)
+      SLOG_WARN("%d rank(s) named another site than their host's first rank; a host lies in one site, so they "
+                "follow it", clash);
   } else if (nhosts > 1 && x->ucx && probe_wanted()) {
     strata_result_t rc = strata_fabric_probe(x, oob, labels, f->lvl);
     if (rc != STRATA_SUCCESS) return rc;

@@ -21,7 +21,7 @@
 
 #define PROBE_COMM 0xfffeu
 #define NPING 2
-#define NBIG 2             /* the first warms the connection (TCP slow start); the best counts */
+#define NBIG 3             /* the first warms the connection (TCP slow start); the best counts */
 #define NMSG (NPING + NBIG)
 #define BIG (2u << 20)
 /* bulk first (it also opens the connection), then the pings on a warm connection */
@@ -114,7 +114,7 @@ static strata_result_t probe_round(strata_context_t *x, int round, int cli, int 
   out->peer = cli;
   out->round = round;
   out->lat = (float)(best / 2);
-  double t = tbig - best;
+  double t = tbig - (best < tbig / 2 ? best : tbig / 2); /* a ping slowed by a busy core must not inflate it */
   out->bw = (float)(BIG / (t > 1e-7 ? t : 1e-7));
   return STRATA_SUCCESS;
 }
@@ -159,6 +159,16 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
   strata_result_t rc2 = oob->allgather(oob, all, sizeof *all);
   if (rc) goto out;
   if (rc2) { rc = rc2; goto out; }
+  /* a pair measured more than once (both directions, several rounds) counts at its best:
+   * noise (a peer waiting for a core) only ever makes a link look slower */
+  for (int w = 0; w < P; w++)
+    for (int i = 0; i < all[w].n; i++)
+      for (int v = 0; v < P; v++)
+        for (int j = 0; j < all[v].n; j++) {
+          edge_t *a = &all[w].e[i], *b = &all[v].e[j];
+          int same = (w == v && a->peer == b->peer) || (w == b->peer && v == a->peer);
+          if (same && b->bw > a->bw) a->bw = b->bw;
+        }
   /* time per MiB per link (bandwidth: latency is too easily inflated by queues and by peers
    * waiting for a core); the largest jump in sorted times splits fast from slow */
   int ne = 0;
@@ -176,7 +186,7 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
     for (int i = 0; i < all[w].n; i++) cost[k++] = (double)(1 << 20) / all[w].e[i].bw;
   qsort(cost, (size_t)ne, sizeof *cost, cmp_double);
   /* two classes by Otsu's split of the log times (robust to the spread inside each class);
-   * they are different sites only if the classes' typical times differ by 3x or more */
+   * they are different sites only if the classes' typical times differ by 4.5x or more */
   double thresh = ne ? cost[ne - 1] : 0, jump = 1, bestv = -1, tot = 0;
   for (int i = 0; i < ne; i++) tot += log(cost[i]);
   double pre = 0;
@@ -186,7 +196,7 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
     double v = n1 * n2 * (m2 - m1) * (m2 - m1);
     if (v > bestv) { bestv = v; thresh = cost[i]; jump = exp(m2 - m1); }
   }
-  if (jump < 3.0 && ne) thresh = cost[ne - 1]; /* links alike: one site */
+  if (jump < 4.5 && ne) thresh = cost[ne - 1]; /* links alike: one site */
   for (int i = 0; i < N; i++) parent[i] = i;
   double *fl = malloc((size_t)(ne ? ne : 1) * sizeof *fl), *fb = malloc((size_t)(ne ? ne : 1) * sizeof *fb);
   double *sl = malloc((size_t)(ne ? ne : 1) * sizeof *sl);

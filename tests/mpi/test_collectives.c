@@ -2,7 +2,8 @@
 /* Multi-process correctness: every collective x algorithm (forced in turn) x in place or not
  * x counts {0, 1, 7, 1023, 65537, 1M+3} x unaligned buffers, compared element by element with
  * a reference. Every dtype x op at one rank count (--full), a rotating sample otherwise.
- * Usage: mpirun -np N test_collectives [--init mpi|uid|env] [--full] [--quick] */
+ * Usage: mpirun -np N test_collectives [--init mpi|uid|env] [--full] [--quick] [--expect-sites G]
+ * Across hosts (or STRATA_HOSTID "hosts"), the forced algorithms include the hierarchical ones. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,13 +246,20 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &me);
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const char *how = "mpi";
-  int full = 0, quick = 0;
+  int full = 0, quick = 0, expect_sites = 0;
   for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--expect-sites") && i + 1 < argc) expect_sites = atoi(argv[++i]);
     if (!strcmp(argv[i], "--init") && i + 1 < argc) how = argv[++i];
     else if (!strcmp(argv[i], "--full")) full = 1;
     else if (!strcmp(argv[i], "--quick")) quick = 1;
   }
   strata_comm_t comm = init_comm(how);
+  if (comm && expect_sites) { /* the fabric detection (STRATA_SITE, topology file, probing) */
+    const strata_fabric_t *f = &comm->ctx->fabric;
+    CHECK(f->nsites == expect_sites, "found %d site(s) (from %s), expected %d", f->nsites, f->site_source,
+          expect_sites);
+    if (me == 0) printf("fabric: %d site(s) from %s, %u hosts\n", f->nsites, f->site_source, comm->ctx->nhosts);
+  }
   if (comm) {
     bad_input(comm);
     suite(comm, full, quick);
