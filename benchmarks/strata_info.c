@@ -190,7 +190,8 @@ int main(int argc, char **argv) {
   printf("Strata %d.%d.%d\n\n", v / 10000, v / 100 % 100, v % 100);
   printf("Host %s%s: %d package(s), %d NUMA node(s), %d cores, %d hardware threads, L3 %zu KiB\n", host,
          topo.from_hwloc ? " (hwloc)" : "", topo.packages, topo.numa_nodes, topo.cores, topo.pus, topo.l3_bytes >> 10);
-  printf("  network devices: %s\n", topo.nics[0] ? topo.nics : "(none reported)");
+  printf("  network devices [near cores]: %s\n", topo.nics[0] ? topo.nics : "(none reported)");
+  printf("  GPUs [near cores]: %s\n", topo.gpus[0] ? topo.gpus : "(none reported)");
   printf("Transports enabled: %s%s\n", cfg->transports & STRATA_TRANSPORT_SHM ? "shm " : "",
          cfg->transports & STRATA_TRANSPORT_UCX ? "ucx" : "");
   int node_ok = hosts == 1 && (cfg->transports & STRATA_TRANSPORT_SHM) && n > 1;

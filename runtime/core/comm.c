@@ -240,9 +240,9 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
   if (strata_log_level_v >= STRATA_LOG_INFO && x->host_of[me] == (uint32_t)me) { /* once per host */
     strata_host_topo_t tp;
     strata_host_topo(&tp);
-    SLOG_INFO("host %s%s: %d package(s), %d NUMA node(s), %d cores, %d threads, L3 %zu KiB, NICs: %s",
+    SLOG_INFO("host %s%s: %d package(s), %d NUMA node(s), %d cores, %d threads, L3 %zu KiB, NICs [near cores]: %s, GPUs: %s",
               x->hostname, tp.from_hwloc ? " (hwloc)" : "", tp.packages, tp.numa_nodes, tp.cores, tp.pus,
-              tp.l3_bytes >> 10, tp.nics[0] ? tp.nics : "none");
+              tp.l3_bytes >> 10, tp.nics[0] ? tp.nics : "none", tp.gpus[0] ? tp.gpus : "none");
   }
   SLOG_INFO("world rank %d of %d on %s (site %s): %u hosts, %d ranks here, %d on this machine%s; transports:%s%s",
             me, P, x->hostname, x->fabric.site_name[x->fabric.site_of[me]], nhosts, x->local_size,

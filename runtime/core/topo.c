@@ -1,5 +1,6 @@
 #include "topo.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,12 +27,19 @@ void strata_host_topo(strata_host_topo_t *t) {
       if (l3 && l3->attr) t->l3_bytes = (size_t)l3->attr->cache.size;
       hwloc_obj_t os = NULL;
       while ((os = hwloc_get_next_osdev(topo, os)) != NULL) {
-        if (os->attr->osdev.type != HWLOC_OBJ_OSDEV_NETWORK && os->attr->osdev.type != HWLOC_OBJ_OSDEV_OPENFABRICS)
-          continue;
-        size_t len = strlen(t->nics);
-        if (len + strlen(os->name) + 2 < sizeof t->nics) {
-          if (len) strcat(t->nics, ",");
-          strcat(t->nics, os->name);
+        int net = os->attr->osdev.type == HWLOC_OBJ_OSDEV_NETWORK || os->attr->osdev.type == HWLOC_OBJ_OSDEV_OPENFABRICS;
+        int gpu = os->attr->osdev.type == HWLOC_OBJ_OSDEV_GPU || os->attr->osdev.type == HWLOC_OBJ_OSDEV_COPROC;
+        if (!net && !gpu) continue;
+        /* the cores next to the device: its first non-I/O ancestor's cpuset */
+        char cpus[64] = "?", item[128];
+        hwloc_obj_t anc = hwloc_get_non_io_ancestor_obj(topo, os);
+        if (anc && anc->cpuset) hwloc_bitmap_list_snprintf(cpus, sizeof cpus, anc->cpuset);
+        snprintf(item, sizeof item, "%s[%s]", os->name, cpus);
+        char *dst = net ? t->nics : t->gpus;
+        size_t cap = net ? sizeof t->nics : sizeof t->gpus, len = strlen(dst);
+        if (len + strlen(item) + 2 < cap) {
+          if (len) strcat(dst, ",");
+          strcat(dst, item);
         }
       }
     }

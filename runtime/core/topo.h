@@ -8,7 +8,9 @@ typedef struct strata_host_topo {
   int packages, numa_nodes, cores, pus;
   size_t l3_bytes;
   int from_hwloc;
-  char nics[256]; /* OS network devices hwloc reports, comma-separated */
+  char nics[256]; /* OS network devices hwloc reports, each with the cores next to it:
+                     "eth0[0-1],mlx5_0[0-15]" (recorded for NIC-aware placement) */
+  char gpus[128]; /* GPU / coprocessor devices, the same way */
 } strata_host_topo_t;
 
 void strata_host_topo(strata_host_topo_t *t);

@@ -73,8 +73,9 @@ double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t
     case STRATA_ALGO_RING: return 2 * (P - 1) * alb + 2 * f * n * be + f * n * ga;
     case STRATA_ALGO_RECURSIVE_DOUBLING: return L * (al + n * be + n * ga) + fold + (pow2 ? 0 : 2 * n * be);
     case STRATA_ALGO_RABENSEIFNER: return 2 * L * alh + 2 * f * n * be + f * n * ga + fold + (pow2 ? 0 : 2 * n * be);
-    /* P-1 messages at once, twice: the sender's link carries them one after another */
-    case STRATA_ALGO_DIRECT: return 2 * (alb + (P - 1) * t->alpha / 4 + f * n * be) + f * n * ga;
+    /* P-1 messages at once, twice: the sender's link carries them one after another, and
+     * every rank receiving from all at once (incast) costs a little more as P grows */
+    case STRATA_ALGO_DIRECT: return 2 * (P - 1) * alb + 2 * f * n * be * (1 + 0.05 * (P - 2)) + f * n * ga;
     case STRATA_ALGO_SHM:
       /* direct below 64 KiB: every rank reads every slot; sliced above: 2 syncs, the slice
        * reductions overlap the copies */

@@ -28,6 +28,46 @@ static void test_every_shape_has_a_choice(void **st) {
         }
 }
 
+/* Levels: 2 sites x 2 nodes x 2 ranks, 10 Gbit/s NICs, 1 Gbit/s uplinks, 1 ms across */
+static void set_levels(strata_tuner_t *t, int interleaved, double wan_alpha) {
+  static int u[16];
+  for (int r = 0; r < 8; r++) {
+    int h = interleaved ? (r % 2) * 2 + (r / 2) % 2 : r / 2; /* interleaved: sites alternate */
+    u[r] = h;
+    u[8 + r] = h / 2;
+  }
+  strata_hier_t h = {8, {4, 2}, {u, u + 8}};
+  double al[3] = {0.5e-6, 30e-6, wan_alpha}, bw[3] = {6e9, 1.25e9, 1.25e8};
+  strata_tuner_init(t, 8, 0, 0, 0);
+  strata_tuner_set_topo(t, &h, al, bw);
+}
+
+static void test_levels(void **st) {
+  (void)st;
+  strata_tuner_t b, i;
+  set_levels(&b, 0, 1e-3);
+  set_levels(&i, 1, 1e-3);
+  /* a ring that crosses the WAN at every hop costs more than one that crosses it twice */
+  assert_true(strata_tuner_cost(&i, STRATA_COLL_ALLREDUCE, STRATA_ALGO_RING, 16u << 20) >
+              2 * strata_tuner_cost(&b, STRATA_COLL_ALLREDUCE, STRATA_ALGO_RING, 16u << 20));
+  /* large vectors go hierarchical whatever the placement, and near the WAN bound: 2(G-1)/G S/B */
+  for (int k = 0; k < 2; k++) {
+    strata_tuner_t *t = k ? &i : &b;
+    strata_hier_choice_t hc;
+    assert_int_equal(strata_tuner_choose(t, STRATA_COLL_ALLREDUCE, 64u << 20, NULL), STRATA_ALGO_HIERARCHICAL);
+    double c = strata_tuner_hier_cost(t, STRATA_COLL_ALLREDUCE, 64u << 20, &hc);
+    double bound = (double)(64u << 20) / 1.25e8;
+    assert_true(c >= bound && c < 1.25 * bound);
+    assert_true(hc.outer > 1); /* pipelined */
+    assert_int_equal(strata_tuner_choose(t, STRATA_COLL_ALLGATHER, 16u << 20, NULL), STRATA_ALGO_HIERARCHICAL);
+  }
+  /* with 10 ms across, hierarchical wins already at 64 KiB (one WAN crossing, not 14) */
+  set_levels(&b, 0, 10e-3);
+  assert_int_equal(strata_tuner_choose(&b, STRATA_COLL_ALLREDUCE, 65536, NULL), STRATA_ALGO_HIERARCHICAL);
+  assert_true(strata_tuner_cost(&b, STRATA_COLL_ALLREDUCE, STRATA_ALGO_RING, 65536) >
+              3 * strata_tuner_cost(&b, STRATA_COLL_ALLREDUCE, STRATA_ALGO_HIERARCHICAL, 65536));
+}
+
 static void test_shapes(void **st) {
   (void)st;
   strata_tuner_t t;
@@ -79,6 +119,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_shape_has_a_choice),
       cmocka_unit_test(test_shapes),
+      cmocka_unit_test(test_levels),
       cmocka_unit_test(test_algo_parse),
   };
   return cmocka_run_group_tests_name("tuner", tests, NULL, NULL);
