@@ -49,9 +49,9 @@ typedef struct splice_map {
 int hier_splice(strata_plan_t *p, const strata_plan_t *sub, const splice_map_t *m);
 
 /* Tag space of one phase of a hierarchical plan (phases are numbered per pipeline chunk):
- * 2^18 tags a phase, at most 256 phases, inside the 26 step-tag bits every transport keeps. */
-#define HIER_TAG_BITS 18
-#define HIER_MAX_OUTER 16
+ * 2^16 tags a phase, at most 1024 phases, inside the 26 step-tag bits every transport keeps. */
+#define HIER_TAG_BITS 16
+#define HIER_MAX_OUTER 64
 static inline uint32_t hier_tag(int chunk, int nphases, int phase) {
   return (uint32_t)(chunk * nphases + phase) << HIER_TAG_BITS;
 }

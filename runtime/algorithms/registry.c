@@ -53,7 +53,10 @@ int strata_algo_fits(const strata_coll_args_t *a, strata_algo_t algo) {
   const strata_algo_entry_t *e = strata_algo_find(a->coll, algo);
   if (!e) return 0;
   if (algo == STRATA_ALGO_HIERARCHICAL) /* needs a topology with more than one node */
-    return a->hier != NULL && a->hier->nranks == a->nranks && a->hier->nunits[0] > 1;
+    return a->hier != NULL && a->hier->nranks == a->nranks && a->hier->nunits[0] > 1 &&
+           /* allgather/reduce_scatter tag blocks by rank within a phase's 2^16 tags */
+           (a->nranks < 65536 || a->coll == STRATA_COLL_ALLREDUCE || a->coll == STRATA_COLL_BROADCAST ||
+            a->coll == STRATA_COLL_REDUCE);
   if (e->node_only && (a->coll == STRATA_COLL_REDUCE_SCATTER || a->coll == STRATA_COLL_ALLTOALL))
     return (size_t)a->nranks * a->esize <= a->node_chunk;
   return 1;

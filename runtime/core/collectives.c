@@ -80,8 +80,8 @@ static void hier_override(strata_hier_choice_t *hc) {
       else SLOG_WARN("STRATA_HIER top '%s': ring, direct, recursive_doubling or rabenseifner", f);
     } else if (i == 3) {
       int c = atoi(f);
-      if (c >= 1 && c <= 16) hc->outer = c;
-      else SLOG_WARN("STRATA_HIER chunks '%s': 1..16", f);
+      if (c >= 1 && c <= 64) hc->outer = c;
+      else SLOG_WARN("STRATA_HIER chunks '%s': 1..64", f);
     }
   }
 }
