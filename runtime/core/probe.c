@@ -1,8 +1,7 @@
 /* Probing the fabric at init: node leaders (the lowest world rank of each host) measure
  * latency and bandwidth to a few other leaders, all pairs of a round at once, then every
  * rank clusters the nodes: links much slower than the fastest ones cross a site boundary.
- * Rounds: leader i measures i+d for d = 1..N-1 when N <= 8 leaders, d = 1, 2, 4, ...
- * otherwise, so 64 nodes cost 6 rounds. Each round: 2 ping-pongs of 8 bytes, then twice
+ * Rounds: leader i measures i+d for d = 1, 2, 4, ..., so 64 nodes cost 6 rounds. Each round: 2 ping-pongs of 8 bytes, then twice
  * 2 MiB and an acknowledgement. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -143,8 +142,7 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
     if (x->host_of[w] == (uint32_t)w) { lidx[w] = N; leader[N++] = w; }
   if (x->host_of[me] == (uint32_t)me) li = lidx[me];
   int rounds[MAX_ROUNDS], nr = 0;
-  if (N <= 8) for (int d = 1; d < N; d++) rounds[nr++] = d;
-  else for (int d = 1; d < N && nr < MAX_ROUNDS; d *= 2) rounds[nr++] = d;
+  for (int d = 1; d < N && nr < MAX_ROUNDS; d *= 2) rounds[nr++] = d;
   double budget = strata_config()->timeout_ms / 1000.0;
   if (li >= 0) {
     edges_t *mine = &all[me];
