@@ -60,6 +60,7 @@ typedef struct strata_tp_init {
   uint32_t my_host;
   uint64_t key;              /* per-job random key */
   strata_oob_t *oob;
+  int inter_host_only;       /* UCX: the shm transport carries every message inside a host */
 } strata_tp_init_t;
 
 strata_result_t strata_shm_create(const strata_tp_init_t *init, strata_transport_t **out);

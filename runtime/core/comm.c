@@ -200,7 +200,7 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
     x->hostnames[w][63] = 0;
   }
   free(h);
-  strata_tp_init_t in = {me, P, x->host_of, x->my_host, key, oob};
+  strata_tp_init_t in = {me, P, x->host_of, x->my_host, key, oob, 0};
   int want_shm = (cfg->transports & STRATA_TRANSPORT_SHM) != 0;
   int want_ucx = (cfg->transports & STRATA_TRANSPORT_UCX) && (nhosts > 1 || !want_shm);
   if (want_shm) {
@@ -208,6 +208,7 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
     if (rc != STRATA_SUCCESS) { ctx_release(x); return rc; }
   }
   if (want_ucx) {
+    in.inter_host_only = x->shm != NULL;
     rc = strata_ucx_create(&in, &x->ucx);
     if (rc != STRATA_SUCCESS) {
       SLOG_WARN("UCX transport unavailable (%s)%s", strata_result_string(rc),
