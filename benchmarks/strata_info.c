@@ -100,7 +100,7 @@ static int topo_main(int argc, char **argv, size_t minb, size_t maxb, const char
     strata_tuner_init(&t, P, 0, 0, 0);
     double al[3], bw[3];
     for (int i = 0; i < 3; i++) { al[i] = f.lvl[i].alpha; bw[i] = f.lvl[i].bw; }
-    if (G * N > 1) strata_tuner_set_topo(&t, &h, al, bw);
+    if (G * N > 1) strata_tuner_set_topo(&t, &h, al, bw, 1.0);
     topo_table(&t, minb, maxb);
     free(u);
     return 0;

@@ -347,7 +347,8 @@ static strata_result_t tuner_setup(strata_comm_t c) {
     al[l] = x->fabric.lvl[l].alpha;
     bw[l] = x->fabric.lvl[l].bw;
   }
-  strata_tuner_set_topo(&c->tuner, &c->hier, al, bw);
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  strata_tuner_set_topo(&c->tuner, &c->hier, al, bw, ncpu > 0 ? (double)x->machine_ranks / (double)ncpu : 1.0);
   return STRATA_SUCCESS;
 }
 

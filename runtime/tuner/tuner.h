@@ -31,6 +31,7 @@ typedef struct strata_tuner {
   double gamma;       /* reduction per byte, s */
   /* a communicator across hosts: level figures and its placement's patterns */
   int multi;
+  double cpu_over;                /* ranks per core on this machine (>= 1): reductions share cores */
   int nnodes, nsites, lmin, nmin; /* fewest ranks on a node, fewest nodes in a site */
   double la[3], lb[3];            /* per level: alpha (s), seconds per byte (NIC, uplink) */
   strata_pattern_t ring, xr[TUNER_MAX_XOR], direct;
@@ -47,7 +48,8 @@ double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t
 /* A communicator spanning hosts: unit ids per rank (h), level alpha (s) and bandwidth
  * (bytes/s: node pair, host NIC, site uplink). Flat algorithms are then costed per round by
  * the slowest level they cross and how many flows share a NIC or an uplink. */
-void strata_tuner_set_topo(strata_tuner_t *t, const strata_hier_t *h, const double alpha[3], const double bw[3]);
+void strata_tuner_set_topo(strata_tuner_t *t, const strata_hier_t *h, const double alpha[3], const double bw[3],
+                           double cpu_over);
 /* Cost of the best hierarchical plan for c (and what it is, in *hc). */
 double strata_tuner_flat_multi(const strata_tuner_t *t, strata_algo_t a, double bytes);
 double strata_tuner_hier_cost(const strata_tuner_t *t, strata_coll_t c, size_t bytes, strata_hier_choice_t *hc);

@@ -39,7 +39,7 @@ static void set_levels(strata_tuner_t *t, int interleaved, double wan_alpha) {
   strata_hier_t h = {8, {4, 2}, {u, u + 8}};
   double al[3] = {0.5e-6, 30e-6, wan_alpha}, bw[3] = {6e9, 1.25e9, 1.25e8};
   strata_tuner_init(t, 8, 0, 0, 0);
-  strata_tuner_set_topo(t, &h, al, bw);
+  strata_tuner_set_topo(t, &h, al, bw, 1.0);
 }
 
 static void test_levels(void **st) {
