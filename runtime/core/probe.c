@@ -1,7 +1,8 @@
 /* Probing the fabric at init: node leaders (the lowest world rank of each host) measure
  * latency and bandwidth to a few other leaders, all pairs of a round at once, then every
  * rank clusters the nodes: links much slower than the fastest ones cross a site boundary.
- * Rounds: leader i measures i+d for d = 1, 2, 4, ..., so 64 nodes cost 6 rounds. Each round: 2 ping-pongs of 8 bytes, then twice
+ * Rounds: leader i measures i+d for d = 1, 2, 4, ... and N-d (each pair both ways), so 64
+ * nodes cost 12 rounds. Each round: 2 ping-pongs of 8 bytes, then twice
  * 2 MiB and an acknowledgement. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -25,7 +26,7 @@
 #define BIG (2u << 20)
 /* bulk first (it also opens the connection), then the pings on a warm connection */
 #define IS_BIG(i) ((i) < NBIG)
-#define MAX_ROUNDS 16
+#define MAX_ROUNDS 40
 
 typedef struct { int32_t peer, round; float lat, bw; } edge_t;
 typedef struct { int32_t n; edge_t e[MAX_ROUNDS]; } edges_t;
@@ -142,7 +143,14 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
     if (x->host_of[w] == (uint32_t)w) { lidx[w] = N; leader[N++] = w; }
   if (x->host_of[me] == (uint32_t)me) li = lidx[me];
   int rounds[MAX_ROUNDS], nr = 0;
-  for (int d = 1; d < N && nr < MAX_ROUNDS; d *= 2) rounds[nr++] = d;
+  /* shifts d = 1, 2, 4, ... and N-d: every measured pair in both directions (noise only
+   * makes a link look slower; its best direction counts) */
+  for (int d = 1; d < N && nr < MAX_ROUNDS; d *= 2) {
+    rounds[nr++] = d;
+    int back = N - d, dup = 0;
+    for (int i = 0; i < nr; i++) dup |= rounds[i] == back;
+    if (!dup && nr < MAX_ROUNDS) rounds[nr++] = back;
+  }
   double budget = strata_config()->timeout_ms / 1000.0;
   if (li >= 0) {
     edges_t *mine = &all[me];
