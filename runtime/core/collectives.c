@@ -133,11 +133,20 @@ static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, siz
   }
   if (comm->logged_shapes < 1000 && algo == STRATA_ALGO_HIERARCHICAL && strata_log_level_v >= STRATA_LOG_INFO) {
     const strata_tuner_t *t = &comm->tuner;
-    SLOG_INFO("%s %zu B hierarchical: node (%d+ ranks): %s; site (%d+ nodes): %s; across %d sites: %s; %d "
-              "pipeline chunk(s)", strata_coll_name(coll), bytes, t->lmin,
-              t->lmin < 2 ? "-" : a.hc.kmax[0] == 1 ? "reduce to / broadcast from a leader" : "ring reduce-scatter / allgather",
-              t->nmin, t->nmin < 2 ? "-" : a.hc.kmax[1] == 1 ? "through one node" : "ring reduce-scatter / allgather",
-              t->nsites, t->nsites < 2 ? "-" : strata_algo_name((strata_algo_t)a.hc.top_algo), a.hc.outer);
+    if (coll == STRATA_COLL_ALLREDUCE)
+      SLOG_INFO("%s %zu B hierarchical: node (%d+ ranks): %s; site (%d+ nodes): %s; across %d sites: %s; %d "
+                "pipeline chunk(s)", strata_coll_name(coll), bytes, t->lmin,
+                t->lmin < 2 ? "-" : a.hc.kmax[0] == 1 ? "reduce to / broadcast from a leader" : "ring reduce-scatter / allgather",
+                t->nmin, t->nmin < 2 ? "-" : a.hc.kmax[1] == 1 ? "through one node" : "ring reduce-scatter / allgather",
+                t->nsites, t->nsites < 2 ? "-" : strata_algo_name((strata_algo_t)a.hc.top_algo), a.hc.outer);
+    else
+      SLOG_INFO("%s %zu B hierarchical over %d site(s), %d node(s): %s", strata_coll_name(coll), bytes, t->nsites,
+                t->nnodes,
+                coll == STRATA_COLL_ALLGATHER ? "inside a site one copy per host (relay over shm), each site's "
+                                                "blocks to each other site once, split over its members"
+                : coll == STRATA_COLL_REDUCE_SCATTER ? "a collector per block in each site, site partials to the "
+                                                       "block's owner across sites"
+                : "tree root -> one leader per site -> one per node -> node's ranks, chunked");
   }
   if (comm->logged_shapes < 1000) {
     comm->logged_shapes++;
