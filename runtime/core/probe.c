@@ -50,7 +50,8 @@ static uint64_t ptag(int round, int i, int dir) {
 /* one round: I am the client of `cli` and the server of `srv` (both may be the same peer) */
 static strata_result_t probe_round(strata_context_t *x, int round, int cli, int srv, double deadline,
                                    uint8_t *big_out, uint8_t *big_in, edge_t *out) {
-  strata_transport_t *tc = tp_for(x, cli), *ts = tp_for(x, srv);
+  /* cli or srv -1: that role sits this sub-round out */
+  strata_transport_t *tc = cli >= 0 ? tp_for(x, cli) : NULL, *ts = srv >= 0 ? tp_for(x, srv) : NULL;
   strata_treq_t sreq[NMSG], sresp[NMSG], creq[NMSG], cresp[NMSG];
   memset(sreq, 0, sizeof sreq);
   memset(sresp, 0, sizeof sresp);
@@ -61,15 +62,15 @@ static strata_result_t probe_round(strata_context_t *x, int round, int cli, int 
   memset(cout_, 0, sizeof cout_);
   strata_result_t rc = STRATA_SUCCESS;
   /* server side: every receive posted up front */
-  for (int i = 0; i < NMSG && !rc; i++)
+  for (int i = 0; ts && i < NMSG && !rc; i++)
     rc = ts->ops->irecv(ts, srv, ptag(round, i, REQ), IS_BIG(i) ? big_in : (void *)&pin[i],
                         IS_BIG(i) ? BIG : 8, &sreq[i]);
-  int cs = 0, ss = 0, c_posted = 0;
+  int cs = tc ? 0 : NMSG, ss = ts ? 0 : NMSG, c_posted = 0;
   double t0 = 0, best = 1e9, tbig = 1e9, rtt[NPING];
   int nrtt = 0;
   while (!rc && (cs < NMSG || ss < NMSG)) {
-    int moved = tc->ops->progress(tc);
-    if (ts != tc) moved += ts->ops->progress(ts);
+    int moved = tc ? tc->ops->progress(tc) : 0;
+    if (ts && ts != tc) moved += ts->ops->progress(ts);
     if (!moved && x->oversubscribed) sched_yield(); /* the peer needs this core to answer */
     if (now_s() > deadline) { rc = STRATA_ERR_TIMEOUT; break; }
     /* client */
@@ -103,18 +104,19 @@ static strata_result_t probe_round(strata_context_t *x, int round, int cli, int 
     }
   }
   /* the answers must be out before their memory goes */
-  for (int i = 0; i < ss && !rc; i++)
+  for (int i = 0; ts && i < ss && !rc; i++)
     while (sresp[i].state == 0) {
       if (!ts->ops->progress(ts) && x->oversubscribed) sched_yield();
       if (now_s() > deadline) { rc = STRATA_ERR_TIMEOUT; break; }
     }
   if (rc) {
     for (int i = 0; i < NMSG; i++) {
-      if (sreq[i].state == 0) ts->ops->cancel(ts, &sreq[i]);
-      if (cresp[i].state == 0 && cs >= i) tc->ops->cancel(tc, &cresp[i]);
+      if (ts && sreq[i].state == 0) ts->ops->cancel(ts, &sreq[i]);
+      if (tc && cresp[i].state == 0 && cs >= i) tc->ops->cancel(tc, &cresp[i]);
     }
     return rc;
   }
+  if (!tc) return STRATA_SUCCESS;
   out->peer = cli;
   out->round = round;
   for (int i = 1; i < nrtt; i++) /* median round trip (insertion sort of NPING values) */
@@ -160,12 +162,17 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
   double budget = strata_config()->timeout_ms / 1000.0;
   if (li >= 0) {
     edges_t *mine = &all[me];
-    for (int i = 0; i < nr && !rc; i++) {
-      int d = rounds[i];
-      rc = probe_round(x, i, leader[(li + d) % N], leader[(li - d + N) % N], t_start + budget, bo, bi,
-                       &mine->e[mine->n]);
-      if (!rc) mine->n++;
-    }
+    /* two sub-rounds per shift: half the leaders measure at a time (client i is active in
+     * sub-round (i / d) % 2, and its server knows it), so fewer flows share the cores */
+    for (int i = 0; i < nr && !rc; i++)
+      for (int sr = 0; sr < 2 && !rc; sr++) {
+        int d = rounds[i], j = (li - d + N) % N;
+        int cli = ((li / d) & 1) == sr ? leader[(li + d) % N] : -1;
+        int srv = ((j / d) & 1) == sr ? leader[j] : -1;
+        if (cli < 0 && srv < 0) continue;
+        rc = probe_round(x, 2 * i + sr, cli, srv, t_start + budget, bo, bi, &mine->e[mine->n]);
+        if (!rc && cli >= 0) { mine->e[mine->n].round = i; mine->n++; }
+      }
   }
   /* everyone learns every measurement (even after a local failure: the others wait here) */
   strata_result_t rc2 = oob->allgather(oob, all, sizeof *all);
@@ -198,7 +205,7 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
     for (int i = 0; i < all[w].n; i++) cost[k++] = (double)(1 << 20) / all[w].e[i].bw;
   qsort(cost, (size_t)ne, sizeof *cost, cmp_double);
   /* two classes by Otsu's split of the log times (robust to the spread inside each class);
-   * they are different sites only if the classes' typical times differ by 4.5x or more */
+   * they are different sites only if the classes' typical times differ by 3x or more */
   double thresh = ne ? cost[ne - 1] : 0, jump = 1, bestv = -1, tot = 0;
   for (int i = 0; i < ne; i++) tot += log(cost[i]);
   double pre = 0;
@@ -208,7 +215,7 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
     double v = n1 * n2 * (m2 - m1) * (m2 - m1);
     if (v > bestv) { bestv = v; thresh = cost[i]; jump = exp(m2 - m1); }
   }
-  if (jump < 4.5 && ne) thresh = cost[ne - 1]; /* links alike: one site */
+  if (jump < 3.0 && ne) thresh = cost[ne - 1]; /* links alike: one site */
   for (int i = 0; i < N; i++) parent[i] = i;
   double *fl = malloc((size_t)(ne ? ne : 1) * sizeof *fl), *fb = malloc((size_t)(ne ? ne : 1) * sizeof *fb);
   double *sl = malloc((size_t)(ne ? ne : 1) * sizeof *sl);
