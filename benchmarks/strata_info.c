@@ -88,10 +88,8 @@ static int topo_main(int argc, char **argv, size_t minb, size_t maxb, const char
     strata_fabric_t f;
     memset(&f, 0, sizeof f);
     char lab[STRATA_SITE_NAME];
-    /* defaults, then the file and env, as a job would see them */
-    f.lvl[0] = (strata_level_figs_t){0.5e-6, 6e9, "default"};
-    f.lvl[1] = (strata_level_figs_t){30e-6, 1.25e9, "default"};
-    f.lvl[2] = (strata_level_figs_t){1e-3, 1.25e8, "default"};
+    /* defaults, then the file, as a job would see them */
+    strata_fabric_defaults(f.lvl);
     const char *file = getenv("STRATA_TOPO_FILE");
     if (file && *file) strata_topo_file_read(file, "", lab, f.lvl);
     levels_print(f.lvl, "--model");

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Strata needs, only those missing. Idempotent; quiet
 # when everything is there. Needs root (or sudo) only when something is missing.
+# iproute2 (ip, tc): scripts/emucluster.sh, whose tests are skipped without it.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config gawk openmpi-bin libopenmpi-dev libucx-dev libhwloc-dev libcmocka-dev gnuplot-nox)
+pkgs=(build-essential cmake pkg-config gawk openmpi-bin libopenmpi-dev libucx-dev libhwloc-dev libcmocka-dev gnuplot-nox iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

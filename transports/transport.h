@@ -1,6 +1,7 @@
 /* The transport interface: nonblocking tagged send/recv of byte ranges between world
- * ranks, behind a small ops table. The engine is the only user; nothing outside
- * transports/ knows about shared memory FIFOs or UCX. */
+ * ranks, behind a small ops table. Its users are the engine and, once at init before any
+ * communicator exists, the link probe (runtime/core/probe.c); nothing outside transports/
+ * knows about shared memory FIFOs or UCX. */
 #ifndef STRATA_TRANSPORT_H
 #define STRATA_TRANSPORT_H
 

@@ -1,7 +1,6 @@
 /* Public collective calls: check the arguments, find (or build once) the plan for the call's
  * shape, run it on the engine. A repeated call does no planning and no allocation. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,34 +57,6 @@ void strata_comm_free_cache(strata_comm_t comm) {
 
 #define CACHE_MAX 4096
 
-/* STRATA_HIER=NODE,SITE,TOP,CHUNKS overrides the cost model's hierarchical choice:
- * NODE/SITE "rs" (reduce-scatter among all ranks/nodes) or "leader", TOP a flat allreduce
- * algorithm name, CHUNKS the pipeline depth; "-" or an empty field keeps the model's pick. */
-static void hier_override(strata_hier_choice_t *hc) {
-  const char *v = getenv("STRATA_HIER");
-  if (!v || !*v) return;
-  char buf[128], *save = NULL;
-  snprintf(buf, sizeof buf, "%s", v);
-  int i = 0;
-  for (char *f = strtok_r(buf, ",", &save); f; f = strtok_r(NULL, ",", &save), i++) {
-    if (!strcmp(f, "-")) continue;
-    if (i < 2) {
-      if (!strcmp(f, "rs")) hc->kmax[i] = 0;
-      else if (!strcmp(f, "leader")) hc->kmax[i] = 1;
-      else SLOG_WARN("STRATA_HIER field %d '%s': rs or leader", i + 1, f);
-    } else if (i == 2) {
-      int a = strata_algo_from_name(f);
-      if (a == STRATA_ALGO_RING || a == STRATA_ALGO_DIRECT || a == STRATA_ALGO_RECURSIVE_DOUBLING ||
-          a == STRATA_ALGO_RABENSEIFNER) hc->top_algo = a;
-      else SLOG_WARN("STRATA_HIER top '%s': ring, direct, recursive_doubling or rabenseifner", f);
-    } else if (i == 3) {
-      int c = atoi(f);
-      if (c >= 1 && c <= 64) hc->outer = c;
-      else SLOG_WARN("STRATA_HIER chunks '%s': 1..64", f);
-    }
-  }
-}
-
 static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, size_t count, int dtype, int op,
                                      int root, int inplace, strata_algo_t force, strata_plan_t **owned) {
   uint64_t k0 = (uint64_t)coll | (uint64_t)dtype << 8 | (uint64_t)op << 16 | (uint64_t)inplace << 24 |
@@ -114,7 +85,11 @@ static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, siz
                           .hier = comm->hier_units ? &comm->hier : NULL};
   if (algo == STRATA_ALGO_HIERARCHICAL) {
     strata_tuner_hier_cost(&comm->tuner, coll, bytes, &a.hc);
-    hier_override(&a.hc);
+    const strata_config_t *c = strata_config(); /* STRATA_HIER, where set, wins */
+    for (int l = 0; l < 2; l++)
+      if (c->hier_kmax[l] >= 0) a.hc.kmax[l] = c->hier_kmax[l];
+    if (c->hier_top) a.hc.top_algo = c->hier_top;
+    if (c->hier_outer) a.hc.outer = c->hier_outer;
   }
   if (!strata_algo_fits(&a, algo)) { /* a node plan whose pieces do not fit a slot */
     strata_tuner_t t = comm->tuner;

@@ -166,12 +166,16 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
   const char *hid = getenv("STRATA_HOSTID"); /* tests: pretend ranks sit on different hosts */
   snprintf(h[me].name, sizeof h[me].name, "%s", hid && *hid ? hid : x->hostname);
   read_boot_id(h[me].boot, sizeof h[me].boot);
+  /* this rank's site label: STRATA_SITE, else its host's site in the topology file (whose
+   * level figures are read here too, once) */
   const char *site = getenv("STRATA_SITE"), *tfile = getenv("STRATA_TOPO_FILE");
-  if (site && *site) snprintf(h[me].site, sizeof h[me].site, "%s", site);
-  else if (tfile && *tfile) {
-    strata_level_figs_t ignore[STRATA_NUM_LVLS];
-    strata_topo_file_read(tfile, h[me].name, h[me].site, ignore);
+  strata_fabric_defaults(x->fabric.lvl);
+  if (tfile && *tfile) {
+    char file_site[STRATA_SITE_NAME];
+    strata_topo_file_read(tfile, h[me].name, file_site, x->fabric.lvl);
+    snprintf(h[me].site, sizeof h[me].site, "%s", file_site);
   }
+  if (site && *site) snprintf(h[me].site, sizeof h[me].site, "%s", site);
   strata_result_t rc = oob->allgather(oob, h, sizeof *h);
   if (rc != STRATA_SUCCESS) { free(h); free(x); return rc; }
   x->host_of = malloc((size_t)P * sizeof *x->host_of);

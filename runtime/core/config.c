@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -83,6 +84,34 @@ static long env_long(const char *name, long def, long lo, long hi) {
   return x;
 }
 
+/* STRATA_HIER=NODE,SITE,TOP,CHUNKS overrides the cost model's hierarchical choice:
+ * NODE/SITE "rs" (reduce-scatter among all ranks/nodes) or "leader", TOP a flat allreduce
+ * algorithm name, CHUNKS the pipeline depth; "-" or an empty field keeps the model's pick. */
+static void parse_hier(const char *v) {
+  char buf[128], *save = NULL;
+  snprintf(buf, sizeof buf, "%s", v);
+  int i = 0;
+  for (char *f = strtok_r(buf, ",", &save); f; f = strtok_r(NULL, ",", &save), i++) {
+    if (!strcmp(f, "-")) continue;
+    if (i < 2) {
+      if (!strcmp(f, "rs")) cfg.hier_kmax[i] = 0;
+      else if (!strcmp(f, "leader")) cfg.hier_kmax[i] = 1;
+      else SLOG_WARN("STRATA_HIER field %d '%s': rs or leader; the model picks", i + 1, f);
+    } else if (i == 2) {
+      int a = strata_algo_from_name(f);
+      if (a == STRATA_ALGO_RING || a == STRATA_ALGO_DIRECT || a == STRATA_ALGO_RECURSIVE_DOUBLING ||
+          a == STRATA_ALGO_RABENSEIFNER) cfg.hier_top = a;
+      else SLOG_WARN("STRATA_HIER top '%s': ring, direct, recursive_doubling or rabenseifner; the model picks", f);
+    } else if (i == 3) {
+      int c = atoi(f);
+      if (c >= 1 && c <= 64) cfg.hier_outer = c;
+      else SLOG_WARN("STRATA_HIER chunks '%s': 1..64; the model picks", f);
+    } else {
+      SLOG_WARN("STRATA_HIER has more than 4 fields (NODE,SITE,TOP,CHUNKS); '%s' ignored", f);
+    }
+  }
+}
+
 static void cfg_load(void) {
   strata_log_init();
   cfg.timeout_ms = env_long("STRATA_TIMEOUT_MS", 600000, 1, 1L << 40);
@@ -104,6 +133,9 @@ static void cfg_load(void) {
   }
   const char *a = getenv("STRATA_ALGO");
   if (a && *a) strata_config_parse_algos(a, cfg.algo);
+  cfg.hier_kmax[0] = cfg.hier_kmax[1] = -1;
+  const char *h = getenv("STRATA_HIER");
+  if (h && *h) parse_hier(h);
 }
 
 const strata_config_t *strata_config(void) {

@@ -20,6 +20,8 @@ typedef struct strata_config {
   size_t eager_max;          /* STRATA_SHM_EAGER: shm FIFO cell payload */
   int cma;                   /* STRATA_SHM_CMA=0 disables process_vm_readv */
   int algo[STRATA_NUM_COLLS];/* STRATA_ALGO overrides, 0 = automatic */
+  int hier_kmax[2];          /* STRATA_HIER: node/site slicing, -1 = the cost model's */
+  int hier_top, hier_outer;  /* STRATA_HIER: top algorithm, pipeline chunks; 0 = the model's */
 } strata_config_t;
 
 const strata_config_t *strata_config(void);

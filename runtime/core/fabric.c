@@ -129,17 +129,15 @@ static int probe_wanted(void) {
   return !(v && (!strcmp(v, "0") || !strcmp(v, "off")));
 }
 
+void strata_fabric_defaults(strata_level_figs_t lvl[STRATA_NUM_LVLS]) {
+  figs_set(&lvl[STRATA_LVL_NODE], 0.5, 48, "default");
+  figs_set(&lvl[STRATA_LVL_SITE], 30, 10, "default");
+  figs_set(&lvl[STRATA_LVL_GLOBAL], 1000, 1, "default");
+}
+
 strata_result_t strata_fabric_setup(strata_context_t *x, strata_oob_t *oob, char (*labels)[STRATA_SITE_NAME]) {
   strata_fabric_t *f = &x->fabric;
   const int P = x->world_size;
-  figs_set(&f->lvl[STRATA_LVL_NODE], 0.5, 48, "default");
-  figs_set(&f->lvl[STRATA_LVL_SITE], 30, 10, "default");
-  figs_set(&f->lvl[STRATA_LVL_GLOBAL], 1000, 1, "default");
-  const char *file = getenv("STRATA_TOPO_FILE");
-  if (file && *file) {
-    char dummy[STRATA_SITE_NAME];
-    strata_topo_file_read(file, "", dummy, f->lvl); /* the figures; labels came with the allgather */
-  }
   int labelled = 0, nhosts = 0;
   for (int w = 0; w < P; w++) {
     labelled += labels[w][0] != 0;
@@ -148,25 +146,25 @@ strata_result_t strata_fabric_setup(strata_context_t *x, strata_oob_t *oob, char
   if (labelled) {
     const char *v = getenv("STRATA_SITE");
     snprintf(f->site_source, sizeof f->site_source, "%s", v && *v ? "STRATA_SITE" : "STRATA_TOPO_FILE");
-    /* ranks without a label take one from their host, else "unlisted" */
+    /* A host lies in one site: its first labelled rank decides, others follow (with a
+     * warning if they named another site); a host without any label is "unlisted".
+     * host_of[w] is the lowest world rank on w's host, so its label slot holds the host's. */
+    int clash = 0;
+    char(*host_label)[STRATA_SITE_NAME] = calloc((size_t)P, sizeof *host_label);
+    if (!host_label) return STRATA_ERR_SYSTEM;
     for (int w = 0; w < P; w++)
-      if (!labels[w][0]) {
-        for (int v2 = 0; v2 < P; v2++)
-          if (labels[v2][0] && x->host_of[v2] == x->host_of[w]) { memcpy(labels[w], labels[v2], STRATA_SITE_NAME); break; }
-        if (!labels[w][0]) snprintf(labels[w], STRATA_SITE_NAME, "unlisted");
-      }
+      if (labels[w][0] && !host_label[x->host_of[w]][0]) memcpy(host_label[x->host_of[w]], labels[w], STRATA_SITE_NAME);
+    for (int w = 0; w < P; w++) {
+      const char *hl = host_label[x->host_of[w]][0] ? host_label[x->host_of[w]] : "unlisted";
+      if (labels[w][0] && strcmp(labels[w], hl)) clash++;
+      snprintf(labels[w], STRATA_SITE_NAME, "%s", hl);
+    }
+    free(host_label);
     if (labelled < P && x->world_rank == 0)
       SLOG_WARN("%d of %d ranks have no site label; they join their host's site or 'unlisted'", P - labelled, P);
-    /* a host lies in one site: its lowest rank's label wins */
-    int clash = 0;
-    for (int w = 0; w < P; w++)
-      if (strcmp(labels[w], labels[x->host_of[w]])) {
-        memcpy(labels[w], labels[x->host_of[w]], STRATA_SITE_NAME);
-        clash++;
-      }
     if (clash && x->world_rank == 0)
-      SLOG_WARN("%d rank(s) named another site than their host's first rank; a host lies in one site, so they "
-                "follow it", clash);
+      SLOG_WARN("%d rank(s) named another site than their host's first labelled rank; a host lies in one "
+                "site, so they follow it", clash);
   } else if (nhosts > 1 && x->ucx && probe_wanted()) {
     strata_result_t rc = strata_fabric_probe(x, oob, labels, f->lvl);
     if (rc != STRATA_SUCCESS) return rc;
@@ -181,7 +179,8 @@ strata_result_t strata_fabric_setup(strata_context_t *x, strata_oob_t *oob, char
   f->site_name = calloc((size_t)P, sizeof *f->site_name);
   if (!f->site_of || !f->site_name) return STRATA_ERR_SYSTEM;
   f->nsites = 0;
-  for (int w = 0; w < P; w++) {
+  for (int w = 0; w < P; w++) { /* one lookup per host (sites are few); its ranks follow */
+    if (x->host_of[w] != (uint32_t)w) { f->site_of[w] = f->site_of[x->host_of[w]]; continue; }
     int s = -1;
     for (int i = 0; i < f->nsites; i++)
       if (!strcmp(f->site_name[i], labels[w])) { s = i; break; }

@@ -30,9 +30,13 @@ typedef struct strata_fabric {
 
 struct strata_context;
 
+/* Defaults for the level figures (site 30 us, 10 Gbit/s; global 1 ms, 1 Gbit/s). */
+void strata_fabric_defaults(strata_level_figs_t lvl[STRATA_NUM_LVLS]);
+
 /* After the transports exist: decide sites and level figures for every world rank. Every
  * rank calls it; the answer is the same everywhere. labels[w]: rank w's STRATA_SITE or
- * topology-file label ("" when none). */
+ * topology-file label ("" when none). x->fabric.lvl holds the defaults, overlaid with the
+ * topology file's figures when there is one; probing and STRATA_LEVEL_* refine them. */
 strata_result_t strata_fabric_setup(struct strata_context *x, strata_oob_t *oob,
                                     char (*labels)[STRATA_SITE_NAME]);
 void strata_fabric_free(strata_fabric_t *f);

@@ -28,7 +28,9 @@
 #define IS_BIG(i) ((i) < NBIG)
 #define MAX_ROUNDS 40
 
-typedef struct { int32_t peer, round; float lat, bw; } edge_t;
+/* one measured link: peer (world rank of a leader), the half-round it ran in, latency,
+ * bandwidth as measured (raw) and at the pair's best (bw) */
+typedef struct { int32_t peer, round; float lat, bw, raw; } edge_t;
 typedef struct { int32_t n; edge_t e[MAX_ROUNDS]; } edges_t;
 
 static double now_s(void) {
@@ -132,6 +134,12 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+typedef struct { uint64_t key; edge_t *e; } pair_ref_t;
+static int cmp_pair(const void *a, const void *b) {
+  uint64_t x = ((const pair_ref_t *)a)->key, y = ((const pair_ref_t *)b)->key;
+  return x < y ? -1 : x > y;
+}
+
 static int uf_find(int *p, int i) {
   while (p[i] != i) i = p[i] = p[p[i]];
   return i;
@@ -171,7 +179,11 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
         int srv = ((j / d) & 1) == sr ? leader[j] : -1;
         if (cli < 0 && srv < 0) continue;
         rc = probe_round(x, 2 * i + sr, cli, srv, t_start + budget, bo, bi, &mine->e[mine->n]);
-        if (!rc && cli >= 0) { mine->e[mine->n].round = i; mine->n++; }
+        if (!rc && cli >= 0) {
+          mine->e[mine->n].round = 2 * i + sr;
+          mine->e[mine->n].raw = mine->e[mine->n].bw;
+          mine->n++;
+        }
       }
   }
   /* everyone learns every measurement (even after a local failure: the others wait here) */
@@ -179,19 +191,33 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
   if (rc) goto out;
   if (rc2) { rc = rc2; goto out; }
   /* a pair measured more than once (both directions, several rounds) counts at its best:
-   * noise (a peer waiting for a core) only ever makes a link look slower */
-  for (int w = 0; w < P; w++)
-    for (int i = 0; i < all[w].n; i++)
-      for (int v = 0; v < P; v++)
-        for (int j = 0; j < all[v].n; j++) {
-          edge_t *a = &all[w].e[i], *b = &all[v].e[j];
-          int same = (w == v && a->peer == b->peer) || (w == b->peer && v == a->peer);
-          if (same && b->bw > a->bw) a->bw = b->bw;
-        }
-  /* time per MiB per link (bandwidth: latency is too easily inflated by queues and by peers
-   * waiting for a core); the largest jump in sorted times splits fast from slow */
+   * noise (a peer waiting for a core) only ever makes a link look slower. Edges sorted by
+   * their unordered pair, each group takes its maximum: O(E log E). */
   int ne = 0;
   for (int w = 0; w < P; w++) ne += all[w].n;
+  pair_ref_t *pr = malloc((size_t)(ne ? ne : 1) * sizeof *pr);
+  if (!pr) { rc = STRATA_ERR_SYSTEM; goto out; }
+  {
+    int k = 0;
+    for (int w = 0; w < P; w++)
+      for (int i = 0; i < all[w].n; i++) {
+        uint32_t a = (uint32_t)w, b = (uint32_t)all[w].e[i].peer;
+        pr[k].key = a < b ? (uint64_t)a << 32 | b : (uint64_t)b << 32 | a;
+        pr[k++].e = &all[w].e[i];
+      }
+    qsort(pr, (size_t)ne, sizeof *pr, cmp_pair);
+    for (int i = 0; i < ne;) {
+      int j = i;
+      float best = 0;
+      for (; j < ne && pr[j].key == pr[i].key; j++)
+        if (pr[j].e->bw > best) best = pr[j].e->bw;
+      for (int q = i; q < j; q++) pr[q].e->bw = best;
+      i = j;
+    }
+  }
+  free(pr);
+  /* time per MiB per link (bandwidth: latency is too easily inflated by queues and by peers
+   * waiting for a core); the largest jump in sorted times splits fast from slow */
   double *cost = malloc((size_t)(ne ? ne : 1) * sizeof *cost);
   int *parent = malloc((size_t)N * sizeof *parent);
   if (!cost || !parent) { free(cost); free(parent); rc = STRATA_ERR_SYSTEM; goto out; }
@@ -255,18 +281,18 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
   if (!rc && ns && nsites > 1) {
     qsort(sl, (size_t)ns, sizeof *sl, cmp_double);
     lvl[STRATA_LVL_GLOBAL].alpha = sl[ns / 2];
-    double best = 0;
-    for (int r = 0; r < nr; r++)
-      for (int s = 0; s < nsites; s++) {
-        double sum = 0;
-        for (int w = 0; w < P; w++)
-          for (int i = 0; i < all[w].n; i++) {
-            const edge_t *e = &all[w].e[i];
-            if (e->round != r || site_of_leader[lidx[w]] != s) continue;
-            if (site_of_leader[lidx[e->peer]] != s) sum += e->bw;
-          }
-        if (sum > best) best = sum;
+    /* per half-round and site, the raw bandwidth of its flows leaving the site: one pass */
+    double best = 0, *sum = calloc((size_t)(2 * nr) * (size_t)nsites, sizeof *sum);
+    for (int w = 0; sum && w < P; w++)
+      for (int i = 0; i < all[w].n; i++) {
+        const edge_t *e = &all[w].e[i];
+        int s = site_of_leader[lidx[w]];
+        if (site_of_leader[lidx[e->peer]] == s || e->round < 0 || e->round >= 2 * nr) continue;
+        double *v = &sum[(size_t)e->round * (size_t)nsites + (size_t)s];
+        *v += e->raw;
+        if (*v > best) best = *v;
       }
+    free(sum);
     if (best > 0) lvl[STRATA_LVL_GLOBAL].bw = best;
     snprintf(lvl[STRATA_LVL_GLOBAL].source, sizeof lvl[0].source, "probe");
   }
