@@ -31,36 +31,28 @@ typedef uint16_t u16_u __attribute__((aligned(1)));
 typedef float f32_u __attribute__((aligned(1)));
 typedef double f64_u __attribute__((aligned(1)));
 
-/* Integer ops wrap (computed in the unsigned type); float ops follow IEEE with NaN propagating
- * through MAX/MIN. */
-#define OP_SUM(T, U, x, y) (T)((U)(x) + (U)(y))
-#define OP_PROD(T, U, x, y) (T)((U)(x) * (U)(y))
-#define OP_MAX(T, U, x, y) (((x) > (y) || (x) != (x)) ? (x) : (y))
-#define OP_MIN(T, U, x, y) (((x) < (y) || (x) != (x)) ? (x) : (y))
-
-#define DEF_RED2(NAME, T, U, OP)                                                   \
+/* The element ops are strata_elem.h's, shared with the CUDA kernels; op is a constant in each
+ * loop, so the switch folds away and the loop vectorises. */
+#define DEF_RED2(NAME, T, SUF, OPN)                                                \
   KERNEL static void NAME(void *d_, const void *a_, const void *b_, size_t n) {    \
     T *d = (T *)d_;                                                                \
     const T *a = (const T *)a_, *b = (const T *)b_;                                \
-    for (size_t i = 0; i < n; i++) {                                               \
-      T x = a[i], y = b[i];                                                        \
-      d[i] = OP(T, U, x, y);                                                       \
-    }                                                                              \
+    for (size_t i = 0; i < n; i++) d[i] = strata_op_##SUF(OPN, a[i], b[i]);        \
   }
-#define DEF_RED2_ALL(P, T, U)                                                      \
-  DEF_RED2(P##_sum, T, U, OP_SUM)                                                  \
-  DEF_RED2(P##_prod, T, U, OP_PROD)                                                \
-  DEF_RED2(P##_max, T, U, OP_MAX)                                                  \
-  DEF_RED2(P##_min, T, U, OP_MIN)
+#define DEF_RED2_ALL(P, T, SUF)                                                    \
+  DEF_RED2(P##_sum, T, SUF, 0)                                                     \
+  DEF_RED2(P##_prod, T, SUF, 1)                                                    \
+  DEF_RED2(P##_max, T, SUF, 2)                                                     \
+  DEF_RED2(P##_min, T, SUF, 3)
 
-DEF_RED2_ALL(r_i8, i8_u, uint8_t)
-DEF_RED2_ALL(r_u8, u8_u, uint8_t)
-DEF_RED2_ALL(r_i32, i32_u, uint32_t)
-DEF_RED2_ALL(r_u32, u32_u, uint32_t)
-DEF_RED2_ALL(r_i64, i64_u, uint64_t)
-DEF_RED2_ALL(r_u64, u64_u, uint64_t)
-DEF_RED2_ALL(r_f32, f32_u, float)
-DEF_RED2_ALL(r_f64, f64_u, double)
+DEF_RED2_ALL(r_i8, i8_u, i8)
+DEF_RED2_ALL(r_u8, u8_u, u8)
+DEF_RED2_ALL(r_i32, i32_u, i32)
+DEF_RED2_ALL(r_u32, u32_u, u32)
+DEF_RED2_ALL(r_i64, i64_u, i64)
+DEF_RED2_ALL(r_u64, u64_u, u64)
+DEF_RED2_ALL(r_f32, f32_u, f32)
+DEF_RED2_ALL(r_f64, f64_u, f64)
 
 /* Narrow floats: widen, combine in float32, round to nearest even on store. */
 #define DEF_RED2_NARROW(NAME, T, LOAD, STORE, OPN)                                 \
@@ -179,23 +171,20 @@ void strata_kernel_reduce_multi(void *dst, const void *const *src, int nsrc, siz
   }
 }
 
-/* W is the type the division happens in: wide enough for both the value and the divisor. */
-#define DEF_AVG(NAME, T, W)                                                       \
+#define DEF_AVG(NAME, T, SUF)                                                     \
   KERNEL static void NAME(void *d_, const void *s_, size_t n, int div) {          \
     T *d = (T *)d_;                                                               \
     const T *s = (const T *)s_;                                                   \
-    W dv = (W)div;                                                                \
-    for (size_t i = 0; i < n; i++) d[i] = (T)((W)s[i] / dv);                      \
+    for (size_t i = 0; i < n; i++) d[i] = strata_avg_##SUF(s[i], div);            \
   }
-DEF_AVG(avg_i8, i8_u, int32_t)
-DEF_AVG(avg_u8, u8_u, int32_t)
-DEF_AVG(avg_i32, i32_u, int32_t)
-DEF_AVG(avg_u32, u32_u, uint32_t)
-DEF_AVG(avg_i64, i64_u, int64_t)
-DEF_AVG(avg_u64, u64_u, uint64_t)
-DEF_AVG(avg_f32, f32_u, float)
-DEF_AVG(avg_f64, f64_u, double)
-
+DEF_AVG(avg_i8, i8_u, i8)
+DEF_AVG(avg_u8, u8_u, u8)
+DEF_AVG(avg_i32, i32_u, i32)
+DEF_AVG(avg_u32, u32_u, u32)
+DEF_AVG(avg_i64, i64_u, i64)
+DEF_AVG(avg_u64, u64_u, u64)
+DEF_AVG(avg_f32, f32_u, f32)
+DEF_AVG(avg_f64, f64_u, f64)
 void strata_kernel_avg(void *dst, const void *src, size_t n, int dtype, int div) {
   if (!n) return;
   switch (dtype) {

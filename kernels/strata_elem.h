@@ -120,4 +120,39 @@ STRATA_HD float strata_opf(int op, float a, float b) {
   }
 }
 
+/* ---- ops on native types: integers wrap (computed in the unsigned type U), floats follow
+ * IEEE with NaN propagating through MAX/MIN. op: 0 SUM (and AVG), 1 PROD, 2 MAX, 3 MIN. ---- */
+#define STRATA_NAN_NEVER(x) 0
+#define STRATA_NAN_FLOAT(x) ((x) != (x))
+#define STRATA_DEF_ELEM_OP(SUF, T, U, ISNAN)                                       \
+  STRATA_HD T strata_op_##SUF(int op, T x, T y) {                                  \
+    switch (op) {                                                                  \
+    case 1: return (T)((U)x * (U)y);                                               \
+    case 2: return (x > y || ISNAN(x)) ? x : y;                                    \
+    case 3: return (x < y || ISNAN(x)) ? x : y;                                    \
+    default: return (T)((U)x + (U)y);                                              \
+    }                                                                              \
+  }
+STRATA_DEF_ELEM_OP(i8, int8_t, uint8_t, STRATA_NAN_NEVER)
+STRATA_DEF_ELEM_OP(u8, uint8_t, uint8_t, STRATA_NAN_NEVER)
+STRATA_DEF_ELEM_OP(i32, int32_t, uint32_t, STRATA_NAN_NEVER)
+STRATA_DEF_ELEM_OP(u32, uint32_t, uint32_t, STRATA_NAN_NEVER)
+STRATA_DEF_ELEM_OP(i64, int64_t, uint64_t, STRATA_NAN_NEVER)
+STRATA_DEF_ELEM_OP(u64, uint64_t, uint64_t, STRATA_NAN_NEVER)
+STRATA_DEF_ELEM_OP(f32, float, float, STRATA_NAN_FLOAT)
+STRATA_DEF_ELEM_OP(f64, double, double, STRATA_NAN_FLOAT)
+
+/* AVG's divide, in a type W wide enough for the value and the divisor (C division for
+ * integers: truncates toward zero). */
+#define STRATA_DEF_ELEM_AVG(SUF, T, W) \
+  STRATA_HD T strata_avg_##SUF(T x, int div) { return (T)((W)x / (W)div); }
+STRATA_DEF_ELEM_AVG(i8, int8_t, int32_t)
+STRATA_DEF_ELEM_AVG(u8, uint8_t, int32_t)
+STRATA_DEF_ELEM_AVG(i32, int32_t, int32_t)
+STRATA_DEF_ELEM_AVG(u32, uint32_t, uint32_t)
+STRATA_DEF_ELEM_AVG(i64, int64_t, int64_t)
+STRATA_DEF_ELEM_AVG(u64, uint64_t, uint64_t)
+STRATA_DEF_ELEM_AVG(f32, float, float)
+STRATA_DEF_ELEM_AVG(f64, double, double)
+
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "../algorithms/algo.h"
+#include "../device/dev_coll.h"
+#include "../device/device.h"
 #include "../engine/engine.h"
 #include "internal.h"
 #include "log.h"
@@ -154,6 +156,22 @@ static int overlaps(const void *a, size_t an, const void *b, size_t bn) {
 strata_result_t strata_coll_run(strata_coll_t coll, const void *sendbuf, void *recvbuf, size_t count,
                                 strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
                                 strata_request_t *reqp, strata_algo_t force) {
+  return strata_coll_run_ex(coll, sendbuf, recvbuf, count, dtype, op, root, comm, reqp, force, NULL, 0);
+}
+
+static strata_result_t done_request(strata_comm_t comm, strata_request_t *reqp, strata_result_t rc) {
+  if (!reqp) return rc;
+  struct strata_request *r = strata_request_get(comm);
+  if (!r) return STRATA_ERR_SYSTEM;
+  r->done = 1;
+  r->status = rc;
+  *reqp = r;
+  return STRATA_SUCCESS;
+}
+
+strata_result_t strata_coll_run_ex(strata_coll_t coll, const void *sendbuf, void *recvbuf, size_t count,
+                                   strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
+                                   strata_request_t *reqp, strata_algo_t force, void *stream, int has_stream) {
   const char *fn = fn_name(coll);
   if (!comm) {
     SLOG_WARN("%s: comm is NULL", fn);
@@ -164,6 +182,7 @@ strata_result_t strata_coll_run(strata_coll_t coll, const void *sendbuf, void *r
   const int reducing = coll == STRATA_COLL_ALLREDUCE || coll == STRATA_COLL_REDUCE || coll == STRATA_COLL_REDUCE_SCATTER;
   const int rooted = coll == STRATA_COLL_BROADCAST || coll == STRATA_COLL_REDUCE;
   if (coll == STRATA_COLL_BARRIER) {
+    sendbuf = recvbuf = NULL;
     dtype = STRATA_INT8;
     op = STRATA_SUM;
     count = 1;
@@ -201,16 +220,7 @@ strata_result_t strata_coll_run(strata_coll_t coll, const void *sendbuf, void *r
     SLOG_WARN("%s: the communicator has failed (%s); destroy it", fn, strata_result_string(comm->error));
     return comm->error;
   }
-  if (count == 0 && coll != STRATA_COLL_BARRIER) {
-    if (reqp) {
-      struct strata_request *r = strata_request_get(comm);
-      if (!r) return STRATA_ERR_SYSTEM;
-      r->done = 1;
-      r->status = STRATA_SUCCESS;
-      *reqp = r;
-    }
-    return STRATA_SUCCESS;
-  }
+  if (count == 0 && coll != STRATA_COLL_BARRIER) return done_request(comm, reqp, STRATA_SUCCESS);
   if ((sbytes && !sendbuf) || (rbytes && !recvbuf)) {
     SLOG_WARN("%s: %s is NULL with count %zu", fn, sbytes && !sendbuf ? "sendbuf" : "recvbuf", count);
     return STRATA_ERR_INVALID_ARGUMENT;
@@ -233,6 +243,12 @@ strata_result_t strata_coll_run(strata_coll_t coll, const void *sendbuf, void *r
   if (!inplace && coll != STRATA_COLL_BARRIER && overlaps(sendbuf, sbytes, recvbuf, rbytes)) {
     SLOG_WARN("%s: sendbuf and recvbuf overlap without being the in-place layout", fn);
     return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  if (has_stream || (strata_dev() && (strata_dev_is_device_ptr(sendbuf) || strata_dev_is_device_ptr(recvbuf)))) {
+    /* device buffers (plain calls: synchronous; nonblocking twins complete before returning) */
+    strata_result_t rc = strata_dev_coll_run(comm, coll, sendbuf, recvbuf, count, dtype, op, root, inplace, force,
+                                             stream, !has_stream);
+    return rc == STRATA_SUCCESS ? done_request(comm, reqp, rc) : rc;
   }
   strata_plan_t *owned = NULL;
   const strata_plan_t *plan = get_plan(comm, coll, count, dtype, op, root, inplace, force, &owned);

@@ -12,6 +12,7 @@
 
 #include "../bootstrap/bootstrap.h"
 #include "../engine/engine.h"
+#include "../device/dev_coll.h"
 #include "internal.h"
 #include "log.h"
 #include "topo.h"
@@ -453,6 +454,7 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
 strata_result_t strata_comm_destroy(strata_comm_t comm) {
   if (!comm) { SLOG_WARN("strata_comm_destroy: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
   if (comm->active_head) strata_engine_fail_all(comm, STRATA_ERR_INVALID_USAGE);
+  strata_dev_comm_free(comm->dev);
   strata_comm_free_cache(comm);
   strata_request_free_pool(comm);
   strata_nseg_destroy(&comm->node);

@@ -82,6 +82,7 @@ struct strata_comm {
   struct strata_request blocking_req;
   strata_result_t error;        /* sticky after a timeout or peer failure */
   int logged_shapes;
+  struct strata_dev_comm *dev;  /* device buffers: streams, IPC mappings, staging (lazily) */
 };
 
 static inline int comm_world_rank(const struct strata_comm *c, int r) {

@@ -136,6 +136,22 @@ static void cfg_load(void) {
   cfg.hier_kmax[0] = cfg.hier_kmax[1] = -1;
   const char *h = getenv("STRATA_HIER");
   if (h && *h) parse_hier(h);
+  const char *d = getenv("STRATA_DEVICE");
+  if (d && *d) {
+    if (!strcmp(d, "cuda")) cfg.device = 1;
+    else if (!strcmp(d, "emulated")) cfg.device = 2;
+    else if (!strcmp(d, "none")) cfg.device = -1;
+    else if (strcmp(d, "auto")) SLOG_WARN("STRATA_DEVICE=%s: auto, cuda, emulated or none; using auto", d);
+  }
+  const char *dp = getenv("STRATA_DEV_PATH");
+  if (dp && *dp) {
+    if (!strcmp(dp, "ipc")) cfg.dev_path = 1;
+    else if (!strcmp(dp, "staged")) cfg.dev_path = 2;
+    else if (strcmp(dp, "auto")) SLOG_WARN("STRATA_DEV_PATH=%s: auto, ipc or staged; using auto", dp);
+  }
+  cfg.dev_chunk = (size_t)env_long("STRATA_DEV_CHUNK", 2 << 20, 4096, 1L << 30);
+  cfg.dev_chunk = (cfg.dev_chunk + 63) & ~(size_t)63;
+  cfg.nccl = (int)env_long("STRATA_NCCL", 0, 0, 1);
 }
 
 const strata_config_t *strata_config(void) {

@@ -22,6 +22,10 @@ typedef struct strata_config {
   int algo[STRATA_NUM_COLLS];/* STRATA_ALGO overrides, 0 = automatic */
   int hier_kmax[2];          /* STRATA_HIER: node/site slicing, -1 = the cost model's */
   int hier_top, hier_outer;  /* STRATA_HIER: top algorithm, pipeline chunks; 0 = the model's */
+  int device;                /* STRATA_DEVICE: 0 auto (cuda when a GPU is seen), 1 cuda, 2 emulated, -1 none */
+  int dev_path;              /* STRATA_DEV_PATH: 0 auto, 1 ipc (direct kernels), 2 staged through host */
+  size_t dev_chunk;          /* STRATA_DEV_CHUNK bytes per staging pipeline chunk */
+  int nccl;                  /* STRATA_NCCL=1: node level through NCCL when it loads */
 } strata_config_t;
 
 const strata_config_t *strata_config(void);

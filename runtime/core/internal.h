@@ -12,6 +12,10 @@ strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata
 strata_result_t strata_coll_run(strata_coll_t coll, const void *sendbuf, void *recvbuf, size_t count,
                                 strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
                                 strata_request_t *req, strata_algo_t algo_force);
+/* The same, ordered on a device stream when has_stream (the strata_cuda.h twins). */
+strata_result_t strata_coll_run_ex(strata_coll_t coll, const void *sendbuf, void *recvbuf, size_t count,
+                                   strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
+                                   strata_request_t *req, strata_algo_t algo_force, void *stream, int has_stream);
 /* The algorithm a communicator would use (strata_info, logging). */
 strata_algo_t strata_comm_choose(strata_comm_t comm, strata_coll_t coll, size_t bytes, double *cost,
                                  int *overridden);

@@ -14,9 +14,12 @@
 #include "../../runtime/core/internal.h"
 #include "../common/env_boot.h"
 #include "../common/refdata.h"
+#include "strata_cuda.h"
 #include "strata_mpi.h"
+#include "../../runtime/device/dev_coll.h"
 
 static int me, P, errors, checks;
+static int use_dev, use_stream; /* --device: buffers from strata_mem_alloc; --stream: the _stream twins */
 
 #define CHECK(cond, ...)                                                        \
   do {                                                                          \
@@ -98,9 +101,28 @@ static void one(strata_comm_t comm, strata_coll_t coll, strata_algo_t algo, int 
   case STRATA_COLL_ALLTOALL: ref_fill(dt, STRATA_SUM, me, send, sn, 0); break;
   default: break;
   }
+  /* --device: the same layout in device memory (host shadows keep the checks below unchanged) */
+  char *dsb = NULL, *drb = NULL;
+  const void *csend = send;
+  void *crecv = recv;
+  if (use_dev) {
+    CHECK(strata_mem_alloc((void **)&dsb, big + 64) == STRATA_SUCCESS && strata_mem_alloc((void **)&drb, big + 64) == STRATA_SUCCESS,
+          "strata_mem_alloc");
+    strata_mem_copy(dsb, sbuf, big + 64);
+    strata_mem_copy(drb, rbuf, big + 64);
+    csend = send >= rbuf && send < rbuf + big + 64 ? drb + (send - rbuf) : dsb + (send - sbuf);
+    crecv = drb + (recv - rbuf);
+  }
   strata_request_t req = NULL;
-  strata_result_t rc = strata_coll_run(coll, send, recv, n, (strata_dtype_t)dt, (strata_op_t)op, root, comm,
-                                       nb ? &req : NULL, algo);
+  strata_result_t rc = strata_coll_run_ex(coll, csend, crecv, n, (strata_dtype_t)dt, (strata_op_t)op, root, comm,
+                                          nb && !use_stream ? &req : NULL, algo, NULL, use_stream);
+  if (use_dev) { /* after the stream's work (the copy runs on the same default stream) */
+    strata_mem_copy(sbuf, dsb, big + 64);
+    strata_mem_copy(rbuf, drb, big + 64);
+    strata_mem_free(dsb);
+    strata_mem_free(drb);
+  }
+  if (use_stream) nb = 0;
   if (nb && rc == STRATA_SUCCESS) {
     int done = 0;
     if (n % 2) { /* half the time test until done, else wait */
@@ -167,6 +189,32 @@ static void suite(strata_comm_t comm, int full, int quick) {
         }
     }
   }
+}
+
+/* Stream ordering: the input is written on the stream right before the call (an
+ * asynchronous copy queued on the same stream); the result must see it. */
+static void stream_order_test(strata_comm_t comm) {
+  enum { N = 1 << 16 };
+  int32_t *h = malloc(N * sizeof *h), *o = malloc(N * sizeof *o);
+  void *d = NULL, *r = NULL;
+  if (strata_mem_alloc(&d, N * 4) != STRATA_SUCCESS || strata_mem_alloc(&r, N * 4) != STRATA_SUCCESS) {
+    CHECK(0, "strata_mem_alloc");
+    return;
+  }
+  for (int it = 0; it < 3; it++) {
+    for (int i = 0; i < N; i++) h[i] = me * 3 + i % 101 + it;
+    CHECK(strata_mem_copy(d, h, N * 4) == STRATA_SUCCESS, "copy in");
+    CHECK(strata_allreduce_stream(d, r, N, STRATA_INT32, STRATA_SUM, comm, NULL) == STRATA_SUCCESS, "allreduce_stream");
+    CHECK(strata_allreduce_stream(r, r, N, STRATA_INT32, STRATA_MAX, comm, NULL) == STRATA_SUCCESS, "in place");
+    CHECK(strata_mem_copy(o, r, N * 4) == STRATA_SUCCESS, "copy out");
+    int bad = 0;
+    for (int i = 0; i < N; i++) bad += o[i] != (int32_t)(3 * P * (P - 1) / 2 + P * (i % 101 + it));
+    CHECK(!bad, "stream order: %d wrong of %d", bad, N);
+  }
+  strata_mem_free(d);
+  strata_mem_free(r);
+  free(h);
+  free(o);
 }
 
 static void bad_input(strata_comm_t comm) {
@@ -247,11 +295,26 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const char *how = "mpi";
   int full = 0, quick = 0, expect_sites = 0;
+  const char *expect_path = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--expect-sites") && i + 1 < argc) expect_sites = atoi(argv[++i]);
     if (!strcmp(argv[i], "--init") && i + 1 < argc) how = argv[++i];
     else if (!strcmp(argv[i], "--full")) full = 1;
     else if (!strcmp(argv[i], "--quick")) quick = 1;
+    else if (!strcmp(argv[i], "--device")) use_dev = 1;
+    else if (!strcmp(argv[i], "--stream")) use_dev = use_stream = 1;
+    else if (!strcmp(argv[i], "--expect-path") && i + 1 < argc) expect_path = argv[++i];
+  }
+  if (use_dev) {
+    int avail = 0;
+    const char *dname = "none";
+    strata_device_available(&avail, &dname);
+    if (!avail) { /* ctest SKIP_RETURN_CODE */
+      if (me == 0) printf("skipped: no GPU (and STRATA_DEVICE is not 'emulated')\n");
+      MPI_Finalize();
+      return 77;
+    }
+    if (me == 0) printf("device buffers on '%s'%s\n", dname, use_stream ? ", stream twins" : "");
   }
   strata_comm_t comm = init_comm(how);
   if (comm && expect_sites) { /* the fabric detection (STRATA_SITE, topology file, probing) */
@@ -263,7 +326,16 @@ int main(int argc, char **argv) {
   if (comm) {
     bad_input(comm);
     suite(comm, full, quick);
-    overlap_test(comm);
+    if (use_dev) {
+      stream_order_test(comm);
+      unsigned long ni = 0, ns = 0, nn = 0;
+      strata_dev_comm_counts(comm, &ni, &ns, &nn);
+      printf("[rank %d] device calls: %lu direct (IPC), %lu staged, %lu NCCL\n", me, ni, ns, nn);
+      if (expect_path) CHECK(!strcmp(expect_path, "ipc") ? ni > 0 : !strcmp(expect_path, "staged") ? ns > 0 : nn > 0,
+                             "expected the %s path to run", expect_path);
+    } else {
+      overlap_test(comm);
+    }
     split_test(comm);
     CHECK(strata_comm_destroy(comm) == STRATA_SUCCESS, "destroy");
   }
