@@ -165,11 +165,7 @@ static void *ipc_map(struct strata_dev_comm *d, int rank, const unsigned char *h
     if (d->maps[i].rank == rank && !memcmp(d->maps[i].h, h, STRATA_DEV_HANDLE_BYTES))
       return (char *)d->maps[i].base + off;
   const strata_dev_ops_t *o = d->ops;
-  if (d->nmaps >= MAX_MAPS) { /* many distinct buffers: drop every mapping (none in use after a sync) */
-    o->stream_sync(NULL);
-    for (int i = 0; i < d->nmaps; i++) o->mem_ipc_close(d->maps[i].base);
-    d->nmaps = 0;
-  }
+  if (d->nmaps >= MAX_MAPS) return NULL; /* ipc_run flushes before it maps */
   if (!d->maps && !(d->maps = calloc(MAX_MAPS, sizeof *d->maps))) return NULL;
   void *base = NULL;
   int rc = o->mem_ipc_open(h, &base);
@@ -215,6 +211,12 @@ static strata_result_t ipc_run(strata_comm_t comm, struct strata_dev_comm *d, st
   int ok = 1;
   for (int q = 0; q < P; q++) ok &= all[q].ok;
   if (!ok) { free(all); return STRATA_ERR_UNSUPPORTED; }
+  if (d->nmaps + 2 * P > MAX_MAPS) { /* many distinct buffers: drop every mapping, after the GPU is done with them */
+    o->stream_sync(stream);
+    o->stream_sync(NULL);
+    for (int i = 0; i < d->nmaps; i++) o->mem_ipc_close(d->maps[i].base);
+    d->nmaps = 0;
+  }
   /* which peers' buffers this rank's kernel touches */
   const void *S[STRATA_DEV_MAX_SRC] = {0};
   void *R[STRATA_DEV_MAX_DST] = {0};
