@@ -11,6 +11,9 @@
 
 #include "../runtime/core/coll.h"
 #include "../runtime/core/internal.h"
+#include "../runtime/device/device.h"
+#include "../transports/nccl/nccl_dl.h"
+#include "strata_cuda.h"
 #include "../tests/common/refdata.h"
 #include "strata_mpi.h"
 
@@ -20,7 +23,13 @@ typedef struct opts {
   int iters, warmup, check, op, dtype, root, average, mpi, rounds, blocking;
   const char *algo, *json;
   int timeout_s;
+  int dev, nccl;
 } opts_t;
+
+/* -D 1: device buffers (host shadows for filling and checking); -N 1: NCCL as the baseline */
+static char *dsb, *drb;
+static size_t dbytes;
+static strata_nccl_comm_t ncomm;
 
 static int rank, nranks;
 
@@ -72,6 +81,8 @@ static void usage(const char *prog) {
          "  -A,--algo <name>                    force Strata's algorithm (see strata_info)\n"
          "  -J,--json <file>                    write results as JSON\n"
          "  -z,--blocking <0/1>                 nonblocking call + wait (0) or blocking call (1, default)\n"
+         "  -D,--device <0/1>                   buffers in GPU memory (default 0: host memory)\n"
+         "  -N,--nccl <0/1>                     time NCCL's own collective in the same run (needs -D 1)\n"
          "  -t,-g <1>                           accepted for nccl-tests compatibility (1 thread, 1 device)\n",
          prog);
 }
@@ -135,15 +146,41 @@ static void measure(const perf_coll_t *c, const opts_t *o, strata_comm_t comm, c
                     size_t n, int dt, int op, int inplace, result_t *res) {
   const size_t es = strata_dtype_size((strata_dtype_t)dt);
   MPI_Datatype mdt = mpi_dtype(dt);
-  int do_mpi = o->mpi && mdt != MPI_DATATYPE_NULL;
+  int do_nccl = o->nccl && ncomm;
+  int do_mpi = (o->mpi && mdt != MPI_DATATYPE_NULL) || do_nccl;
+  char *hs = sbuf, *hr = rbuf; /* host shadows */
+  if (o->dev) {
+    sbuf = dsb;
+    rbuf = drb;
+  }
+  const strata_nccl_api_t *nc = do_nccl ? strata_nccl() : NULL;
+  const strata_coll_t cid = (strata_coll_t)strata_coll_from_name(c->name);
   double ts[64], tm[64];
   int R = o->rounds < 1 ? 1 : o->rounds > 64 ? 64 : o->rounds;
-  c->fill(sbuf, rbuf, n, dt, op, o->root, rank, nranks, inplace, es);
+  c->fill(hs, hr, n, dt, op, o->root, rank, nranks, inplace, es);
+  if (o->dev) {
+    strata_mem_copy(dsb, hs, dbytes);
+    strata_mem_copy(drb, hr, dbytes);
+  }
   strata_result_t rc = STRATA_SUCCESS;
   for (int i = 0; i < o->warmup && rc == STRATA_SUCCESS; i++)
     rc = run_strata(c, o, sbuf, rbuf, n, dt, op, comm, inplace, es);
+  /* the baseline: NCCL on the same device buffers (each call waited for, like Strata's plain
+   * calls), or MPI on the host buffers */
+#define BASELINE()                                                                                        \
+  do {                                                                                                    \
+    if (do_nccl) {                                                                                        \
+      void *s_ = inplace ? (cid == STRATA_COLL_ALLGATHER ? rbuf + (size_t)rank * n * es : rbuf) : sbuf;     \
+      void *r_ = inplace && cid == STRATA_COLL_REDUCE_SCATTER ? sbuf + (size_t)rank * n * es : rbuf;       \
+      if (inplace && cid == STRATA_COLL_REDUCE_SCATTER) s_ = sbuf;                                         \
+      strata_nccl_coll(nc, ncomm, cid, s_, r_, n, dt, op, o->root, rank, nranks, es, NULL);                 \
+      strata_dev()->stream_sync(NULL);                                                                    \
+    } else {                                                                                              \
+      c->run_mpi(hs, hr, n, mdt, mpi_op(op), o->root, MPI_COMM_WORLD, inplace, rank, es);                  \
+    }                                                                                                     \
+  } while (0)
   if (do_mpi)
-    for (int i = 0; i < o->warmup; i++) c->run_mpi(sbuf, rbuf, n, mdt, mpi_op(op), o->root, MPI_COMM_WORLD, inplace, rank, es);
+    for (int i = 0; i < o->warmup; i++) BASELINE();
   for (int k = 0; k < R && rc == STRATA_SUCCESS; k++) {
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
@@ -153,8 +190,7 @@ static void measure(const perf_coll_t *c, const opts_t *o, strata_comm_t comm, c
     if (do_mpi) {
       MPI_Barrier(MPI_COMM_WORLD);
       t0 = MPI_Wtime();
-      for (int i = 0; i < o->iters; i++)
-        c->run_mpi(sbuf, rbuf, n, mdt, mpi_op(op), o->root, MPI_COMM_WORLD, inplace, rank, es);
+      for (int i = 0; i < o->iters; i++) BASELINE();
       tm[k] = (MPI_Wtime() - t0) / o->iters;
     }
   }
@@ -173,15 +209,23 @@ static void measure(const perf_coll_t *c, const opts_t *o, strata_comm_t comm, c
   if (o->check) {
     size_t rn = c->recv_count(n, nranks);
     char *exp = malloc(rn * es + 1);
-    c->fill(sbuf, rbuf, n, dt, op, o->root, rank, nranks, inplace, es);
+    c->fill(hs, hr, n, dt, op, o->root, rank, nranks, inplace, es);
+    if (o->dev) {
+      strata_mem_copy(dsb, hs, dbytes);
+      strata_mem_copy(drb, hr, dbytes);
+    }
     rc = run_strata(c, o, sbuf, rbuf, n, dt, op, comm, inplace, es);
+    if (o->dev) {
+      strata_mem_copy(hs, dsb, dbytes);
+      strata_mem_copy(hr, drb, dbytes);
+    }
     long wrong = 0;
     int check_here = !(c->rooted && c->reducing && rank != o->root);
     if (rc != STRATA_SUCCESS) wrong = (long)rn;
     else if (check_here) {
       c->expect(exp, n, dt, op, o->root, rank, nranks);
-      const char *out = rbuf;
-      if (!strcmp(c->name, "reduce_scatter") && inplace) out = sbuf + (size_t)rank * n * es;
+      const char *out = hr;
+      if (!strcmp(c->name, "reduce_scatter") && inplace) out = hs + (size_t)rank * n * es;
       for (size_t i = 0; i < rn; i++)
         if (memcmp(out + i * es, exp + i * es, es)) wrong++;
     }
@@ -211,7 +255,7 @@ int perf_main(int argc, char **argv, const perf_coll_t *c) {
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-  opts_t o = {32u << 20, 32u << 20, 1u << 20, 0, 20, 5, 1, STRATA_SUM, STRATA_FLOAT32, 0, 1, 0, 3, 1, NULL, NULL, 0};
+  opts_t o = {32u << 20, 32u << 20, 1u << 20, 0, 20, 5, 1, STRATA_SUM, STRATA_FLOAT32, 0, 1, 0, 3, 1, NULL, NULL, 0, 0, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (a[0] != '-' || !v) { usage(argv[0]); MPI_Finalize(); return 1; }
@@ -234,8 +278,10 @@ int perf_main(int argc, char **argv, const perf_coll_t *c) {
     else if (!strcmp(k, "A") || !strcmp(k, "algo")) o.algo = v;
     else if (!strcmp(k, "J") || !strcmp(k, "json")) o.json = v;
     else if (!strcmp(k, "z") || !strcmp(k, "blocking")) o.blocking = atoi(v) != 0;
+    else if (!strcmp(k, "D") || !strcmp(k, "device")) o.dev = atoi(v) != 0;
+    else if (!strcmp(k, "N") || !strcmp(k, "nccl")) o.nccl = atoi(v) != 0;
     else if (!strcmp(k, "t") || !strcmp(k, "nthreads") || !strcmp(k, "g") || !strcmp(k, "ngpus") ||
-             !strcmp(k, "m") || !strcmp(k, "G") || !strcmp(k, "p") || !strcmp(k, "N")) {
+             !strcmp(k, "m") || !strcmp(k, "G") || !strcmp(k, "p")) {
       /* nccl-tests options with no meaning here */
     } else { usage(argv[0]); MPI_Finalize(); return 1; }
   }
@@ -271,6 +317,31 @@ int perf_main(int argc, char **argv, const perf_coll_t *c) {
   if (!sbuf || !rbuf) MPI_Abort(MPI_COMM_WORLD, 1);
   memset(sbuf, 0, bigb);
   memset(rbuf, 0, bigb);
+  if (o.nccl) o.dev = 1;
+  if (o.dev) {
+    int avail = 0;
+    const char *dn = "none";
+    strata_device_available(&avail, &dn);
+    dbytes = (bigb + 4095) & ~(size_t)4095;
+    if (!avail || strata_mem_alloc((void **)&dsb, dbytes) != STRATA_SUCCESS ||
+        strata_mem_alloc((void **)&drb, dbytes) != STRATA_SUCCESS) {
+      if (rank == 0) fprintf(stderr, "-D 1: no device memory (%s)\n", avail ? "allocation failed" : "no GPU");
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (o.nccl) {
+      const strata_nccl_api_t *nc = strata_nccl();
+      strata_nccl_id_t id;
+      memset(&id, 0, sizeof id);
+      int ok = nc != NULL && !strcmp(dn, "cuda");
+      if (ok && rank == 0) nc->get_unique_id(&id);
+      MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD);
+      if (ok && nc->comm_init_rank(&ncomm, nranks, id, rank)) ncomm = NULL;
+      int mine = ncomm != NULL, all = 0;
+      MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+      if (!all && rank == 0) printf("# -N 1: NCCL unavailable here (not loadable, or several ranks on one GPU)\n");
+      if (!all && ncomm) { nc->comm_destroy(ncomm); ncomm = NULL; }
+    }
+  }
   char host[64] = {0};
   gethostname(host, sizeof host - 1);
   char *hosts = rank == 0 ? malloc((size_t)nranks * 64) : NULL;
@@ -279,25 +350,29 @@ int perf_main(int argc, char **argv, const perf_coll_t *c) {
   MPI_Gather(host, 64, MPI_CHAR, hosts, 64, MPI_CHAR, 0, MPI_COMM_WORLD);
   MPI_Gather(&pid, 1, MPI_INT, pids, 1, MPI_INT, 0, MPI_COMM_WORLD);
   FILE *js = NULL;
+  if (ncomm) o.mpi = 1; /* the baseline columns show NCCL */
+  const char *bl = ncomm ? "  nccl_time(us) speedup" : "  mpi_time(us)  speedup";
   if (rank == 0) {
     printf("# nThread 1 nGpus 1 minBytes %zu maxBytes %zu step: ", o.minb, o.maxb);
     if (o.factor > 1) printf("%g(factor)", o.factor); else printf("%zu(bytes)", o.stepb);
     printf(" warmup iters: %d iters: %d agg iters: 1 validation: %d graph: 0\n", o.warmup, o.iters, o.check);
     printf("#\n# Using devices\n");
     for (int r = 0; r < nranks; r++)
-      printf("#  Rank %2d Group  0 Pid %6d on %10s device  0 [host] host memory (Strata)\n", r, pids[r], hosts + r * 64);
+      printf("#  Rank %2d Group  0 Pid %6d on %10s device  0 [%s] %s (Strata)\n", r, pids[r], hosts + r * 64,
+             o.dev ? "gpu" : "host", o.dev ? "device memory, synchronous calls" : "host memory");
     int v = 0;
     strata_get_version(&v);
     printf("#\n# Strata %d.%d.%d, %s%s%s; MPI baseline: %s\n", v / 10000, v / 100 % 100, v % 100,
            o.algo ? "algorithm forced: " : "algorithm: cost model", o.algo ? o.algo : "",
-           getenv("STRATA_TRANSPORTS") ? getenv("STRATA_TRANSPORTS") : "", o.mpi ? "timed in the same run (-M 1)" : "off");
+           getenv("STRATA_TRANSPORTS") ? getenv("STRATA_TRANSPORTS") : "",
+           ncomm ? "NCCL, timed in the same run on the same device buffers (-N 1)" : o.mpi ? "timed in the same run (-M 1)" : "off");
     printf("#\n");
     const char *mh = o.mpi ? "                       " : "";
     printf("#                                                              out-of-place          %s             in-place\n", mh);
     printf("#       size         count      type   redop    root     time   algbw   busbw #wrong");
-    if (o.mpi) printf("  mpi_time(us)  speedup");
+    if (o.mpi) printf("%s", bl);
     printf("     time   algbw   busbw #wrong");
-    if (o.mpi) printf("  mpi_time(us)  speedup");
+    if (o.mpi) printf("%s", bl);
     printf("\n#        (B)    (elements)                               (us)  (GB/s)  (GB/s)       ");
     if (o.mpi) printf("                       ");
     printf("     (us)  (GB/s)  (GB/s)       \n");
@@ -362,6 +437,9 @@ int perf_main(int argc, char **argv, const perf_coll_t *c) {
     }
   }
   strata_comm_destroy(comm);
+  if (ncomm) strata_nccl()->comm_destroy(ncomm);
+  strata_mem_free(dsb);
+  strata_mem_free(drb);
   free(sbuf);
   free(rbuf);
   free(hosts);

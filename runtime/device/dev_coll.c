@@ -16,6 +16,7 @@
 #include "../core/internal.h"
 #include "../core/log.h"
 #include "../engine/engine.h"
+#include "../../transports/nccl/nccl_dl.h"
 #include "dev_coll.h"
 #include "device.h"
 
@@ -42,6 +43,8 @@ struct strata_dev_comm {
   ipc_map_t *maps;
   int nmaps;
   unsigned long n_ipc, n_staged, n_nccl;
+  int nccl;                     /* 0 not tried, 1 ready, -1 unavailable */
+  strata_nccl_comm_t ncomm;
 };
 
 static strata_result_t dev_err(const strata_dev_ops_t *o, int rc, const char *what) {
@@ -76,6 +79,7 @@ void strata_dev_comm_free(struct strata_dev_comm *d) {
   if (!d) return;
   const strata_dev_ops_t *o = d->ops;
   if (d->stream) o->stream_sync(d->stream);
+  if (d->ncomm) strata_nccl()->comm_destroy(d->ncomm);
   for (int i = 0; i < d->nmaps; i++) o->mem_ipc_close(d->maps[i].base);
   free(d->maps);
   for (int q = 0; q < d->npeers; q++) {
@@ -313,6 +317,38 @@ static strata_result_t ipc_run(strata_comm_t comm, struct strata_dev_comm *d, st
   return STRATA_SUCCESS;
 }
 
+/* ---------------- NCCL (STRATA_NCCL=1, ranks on one host, each on its own GPU) ---------------- */
+
+static strata_result_t nccl_setup(strata_comm_t comm, struct strata_dev_comm *d) {
+  const strata_nccl_api_t *n = strcmp(d->ops->name, "cuda") ? NULL : strata_nccl();
+  int ok = n != NULL;
+  strata_result_t r = host_all_ok(comm, ok, &ok);
+  if (r != STRATA_SUCCESS) return r;
+  if (ok) {
+    strata_nccl_id_t id;
+    memset(&id, 0, sizeof id);
+    if (comm->rank == 0 && n->get_unique_id(&id)) SLOG_WARN("NCCL: ncclGetUniqueId failed");
+    r = strata_coll_run(STRATA_COLL_BROADCAST, &id, &id, sizeof id, STRATA_UINT8, STRATA_SUM, 0, comm, NULL,
+                        STRATA_ALGO_AUTO);
+    if (r != STRATA_SUCCESS) return r;
+    int rc = n->comm_init_rank(&d->ncomm, comm->nranks, id, comm->rank);
+    if (rc) {
+      SLOG_INFO("NCCL: ncclCommInitRank: %s (several ranks on one GPU?)", n->error_string(rc));
+      d->ncomm = NULL;
+    }
+    r = host_all_ok(comm, rc == 0, &ok);
+    if (r != STRATA_SUCCESS) return r;
+    if (!ok && d->ncomm) {
+      n->comm_destroy(d->ncomm);
+      d->ncomm = NULL;
+    }
+  }
+  d->nccl = ok ? 1 : -1;
+  SLOG_INFO("device: comm %u: NCCL %s", comm->id, ok ? "runs the node's device collectives (STRATA_NCCL=1)"
+                                                      : "unavailable; Strata's own paths run them");
+  return STRATA_SUCCESS;
+}
+
 /* ---------------- staged path: device -> pinned host -> host collective -> device ---------------- */
 
 typedef struct {
@@ -472,6 +508,20 @@ strata_result_t strata_dev_coll_run(strata_comm_t comm, strata_coll_t coll, cons
     int rc = o->stream_sync(stream);
     if (rc) return dev_err(o, rc, "synchronizing the stream");
     return strata_coll_run(coll, sendbuf, recvbuf, count, dtype, op, root, comm, NULL, force);
+  }
+  if (cfg->nccl && comm->all_local && comm->nranks > 1) {
+    if (d->nccl == 0 && (r = nccl_setup(comm, d)) != STRATA_SUCCESS) return r;
+    if (d->nccl == 1) {
+      int rc = strata_nccl_coll(strata_nccl(), d->ncomm, coll, sendbuf, recvbuf, count, dtype, op, root, comm->rank,
+                                comm->nranks, strata_dtype_size(dtype), stream);
+      if (rc) {
+        SLOG_WARN("%s: NCCL: %s", strata_coll_name(coll), strata_nccl()->error_string(rc));
+        return STRATA_ERR_TRANSPORT;
+      }
+      d->n_nccl++;
+      if (sync && (rc = o->stream_sync(stream))) return dev_err(o, rc, "synchronizing the stream");
+      return STRATA_SUCCESS;
+    }
   }
   int direct = cfg->dev_path != 2 && comm->all_local && comm->nranks <= STRATA_DEV_MAX_SRC;
   if (direct && d->ipc == 0) {
