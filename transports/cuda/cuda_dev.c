@@ -14,12 +14,23 @@ _Static_assert(sizeof(cudaIpcEventHandle_t) <= STRATA_DEV_HANDLE_BYTES, "IPC han
 
 static int rc_of(cudaError_t e) { return e == cudaSuccess ? 0 : (int)e; }
 
+/* Pages known to be plain host memory: host calls on a GPU machine pay one lookup here
+ * instead of cudaPointerGetAttributes each time. Safe to keep: with unified addressing,
+ * device and managed allocations come from the driver's own reserved range, never from
+ * addresses the host heap has handed out. */
+#define HOST_CACHE 64
+static _Thread_local uintptr_t host_pages[HOST_CACHE];
+
 static int is_device_ptr(const void *p, int *dev) {
+  uintptr_t pg = (uintptr_t)p >> 12;
+  unsigned slot = (unsigned)(pg ^ (pg >> 6)) % HOST_CACHE;
+  if (p && host_pages[slot] == pg + 1) return 0;
   struct cudaPointerAttributes a;
   if (!p || cudaPointerGetAttributes(&a, p) != cudaSuccess) {
     (void)cudaGetLastError(); /* an unregistered host pointer on old runtimes */
     return 0;
   }
+  if (a.type == cudaMemoryTypeUnregistered) host_pages[slot] = pg + 1;
   if (a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged) {
     if (dev) *dev = a.device;
     return 1;
