@@ -142,7 +142,7 @@ strata_result_t strata_engine_start(struct strata_comm *comm, struct strata_requ
   req->done = 0;
   req->status = STRATA_IN_PROGRESS;
   req->seq = comm->seq++;
-  memset(req->st, 0, (size_t)plan->nsteps);
+  if (plan->nsteps) memset(req->st, 0, (size_t)plan->nsteps);
   if (plan->node_chunks) {
     req->node_base = comm->node_seq;
     comm->node_seq += plan->node_chunks;
