@@ -33,6 +33,7 @@ struct strata_dev_comm {
   const strata_dev_ops_t *ops;
   void *stream;                 /* staging copies */
   void *ev_start, *ev_end;      /* caller's stream -> staging stream -> caller's stream */
+  void *ev_sync;                /* a plain call's wait for its stream, bounded */
   void *ev_slot[NSLOT][2];      /* in-copy done, out-copy done */
   char *stage;                  /* NSLOT x (in, out) x chunk, pinned */
   size_t stage_chunk;
@@ -62,6 +63,7 @@ static struct strata_dev_comm *dev_comm(strata_comm_t comm) {
   int rc = o->stream_create(&d->stream);
   if (!rc) rc = o->event_create(&d->ev_start, 0);
   if (!rc) rc = o->event_create(&d->ev_end, 0);
+  if (!rc) rc = o->event_create(&d->ev_sync, 0);
   for (int i = 0; i < NSLOT && !rc; i++) {
     rc = o->event_create(&d->ev_slot[i][0], 0);
     if (!rc) rc = o->event_create(&d->ev_slot[i][1], 0);
@@ -88,7 +90,7 @@ void strata_dev_comm_free(struct strata_dev_comm *d) {
   }
   free(d->peer_pre);
   free(d->peer_post);
-  void *evs[] = {d->ev_pre, d->ev_post, d->ev_start, d->ev_end};
+  void *evs[] = {d->ev_pre, d->ev_post, d->ev_start, d->ev_end, d->ev_sync};
   for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
     if (evs[i]) o->event_destroy(evs[i]);
   for (int i = 0; i < NSLOT; i++)
@@ -369,6 +371,14 @@ static strata_result_t wait_event(const strata_dev_ops_t *o, void *ev, uint64_t 
   }
 }
 
+/* wait for everything queued on stream so far, within STRATA_TIMEOUT_MS */
+static strata_result_t bounded_sync(struct strata_dev_comm *d, void *stream) {
+  const strata_dev_ops_t *o = d->ops;
+  int rc = o->event_record(d->ev_sync, stream);
+  if (rc) return dev_err(o, rc, "recording an event");
+  return wait_event(o, d->ev_sync, strata_now_ns() + (uint64_t)strata_config()->timeout_ms * 1000000ull);
+}
+
 static strata_result_t staged_run(strata_comm_t comm, struct strata_dev_comm *d, strata_coll_t coll, const void *sbuf,
                                   void *rbuf, size_t n, strata_dtype_t dtype, strata_op_t op, int root,
                                   strata_algo_t force, void *stream) {
@@ -485,7 +495,6 @@ static strata_result_t staged_run(strata_comm_t comm, struct strata_dev_comm *d,
   rc = o->event_record(d->ev_end, d->stream);
   if (!rc) rc = o->stream_wait_event(stream, d->ev_end);
   if (rc) return dev_err(o, rc, "ordering the caller's stream after the copies");
-  (void)wait_event;
   d->n_staged++;
   return STRATA_SUCCESS;
 }
@@ -505,8 +514,8 @@ strata_result_t strata_dev_coll_run(strata_comm_t comm, strata_coll_t coll, cons
   const int any_dev = (sendbuf && o->is_device_ptr(sendbuf, NULL) == 1) || (recvbuf && o->is_device_ptr(recvbuf, NULL) == 1);
   if (coll == STRATA_COLL_BARRIER || !any_dev) {
     /* nothing on the device: the stream's earlier work first, then the host collective */
-    int rc = o->stream_sync(stream);
-    if (rc) return dev_err(o, rc, "synchronizing the stream");
+    strata_result_t w = bounded_sync(d, stream);
+    if (w != STRATA_SUCCESS) return w;
     return strata_coll_run(coll, sendbuf, recvbuf, count, dtype, op, root, comm, NULL, force);
   }
   if (cfg->nccl && comm->all_local && comm->nranks > 1) {
@@ -519,8 +528,7 @@ strata_result_t strata_dev_coll_run(strata_comm_t comm, strata_coll_t coll, cons
         return STRATA_ERR_TRANSPORT;
       }
       d->n_nccl++;
-      if (sync && (rc = o->stream_sync(stream))) return dev_err(o, rc, "synchronizing the stream");
-      return STRATA_SUCCESS;
+      return sync ? bounded_sync(d, stream) : STRATA_SUCCESS;
     }
   }
   int direct = cfg->dev_path != 2 && comm->all_local && comm->nranks <= STRATA_DEV_MAX_SRC;
@@ -534,9 +542,6 @@ strata_result_t strata_dev_coll_run(strata_comm_t comm, strata_coll_t coll, cons
       SLOG_INFO("%s: buffers not shareable by IPC (not cudaMalloc memory?): staged path", strata_coll_name(coll));
     r = staged_run(comm, d, coll, sendbuf, recvbuf, count, dtype, op, root, force, stream);
   }
-  if (r == STRATA_SUCCESS && sync) {
-    int rc = o->stream_sync(stream);
-    if (rc) return dev_err(o, rc, "synchronizing the stream");
-  }
+  if (r == STRATA_SUCCESS && sync) r = bounded_sync(d, stream);
   return r;
 }
