@@ -67,9 +67,27 @@ typedef struct strata_tp_init {
 strata_result_t strata_shm_create(const strata_tp_init_t *init, strata_transport_t **out);
 strata_result_t strata_ucx_create(const strata_tp_init_t *init, strata_transport_t **out);
 
-/* Engine tag: communicator id, collective sequence number, step tag within the plan. */
+/* Engine tag: [communicator id:16][call sequence:16][step tag within the plan:32].
+ * Transports with fewer bits (UCX packs the source rank too) keep STRATA_TAG_*_BITS of
+ * each and refuse a tag that does not fit rather than cut it:
+ * - communicator ids are allocated below STRATA_COMM_ID_LIMIT and agreed by every member
+ *   (runtime/core/comm_ids.c): two live communicators that share a rank never share an id;
+ * - sequence numbers may wrap: the engine keeps every rank's unfinished calls of one
+ *   communicator within STRATA_SEQ_WINDOW of each other, and messages between two ranks
+ *   are matched in the order they were sent, so a wrapped number never matches early;
+ * - step tags are bounded by the plan builders (STRATA_TAG_STEP_BITS). */
+#define STRATA_TAG_COMM_BITS 12
+#define STRATA_TAG_SEQ_BITS 6
+#define STRATA_TAG_STEP_BITS 26
+#define STRATA_TAG_SRC_BITS 20 /* UCX: world ranks up to 2^20 */
+#define STRATA_COMM_ID_LIMIT (1u << STRATA_TAG_COMM_BITS)
+#define STRATA_PROBE_COMM_ID (STRATA_COMM_ID_LIMIT - 1u) /* the link probe at init */
+#define STRATA_SEQ_WINDOW (1u << (STRATA_TAG_SEQ_BITS - 1))
 static inline uint64_t strata_make_tag(uint32_t comm_id, uint32_t seq, uint32_t step_tag) {
   return ((uint64_t)(comm_id & 0xffffu) << 48) | ((uint64_t)(seq & 0xffffu) << 32) | step_tag;
 }
+static inline uint32_t strata_tag_comm(uint64_t t) { return (uint32_t)(t >> 48); }
+static inline uint32_t strata_tag_seq(uint64_t t) { return (uint32_t)(t >> 32) & 0xffffu; }
+static inline uint32_t strata_tag_step(uint64_t t) { return (uint32_t)t; }
 
 #endif

@@ -9,6 +9,7 @@
 #include "../device/device.h"
 #include "../engine/engine.h"
 #include "internal.h"
+#include "handles.h"
 #include "log.h"
 
 static const char *fn_name(strata_coll_t c) {
@@ -165,7 +166,10 @@ static strata_result_t done_request(strata_comm_t comm, strata_request_t *reqp, 
   if (!r) return STRATA_ERR_SYSTEM;
   r->done = 1;
   r->status = rc;
-  *reqp = r;
+  if (!(*reqp = strata_handle_make(r))) {
+    strata_request_put(r);
+    return STRATA_ERR_SYSTEM;
+  }
   return STRATA_SUCCESS;
 }
 
@@ -273,8 +277,12 @@ strata_result_t strata_coll_run_ex(strata_coll_t coll, const void *sendbuf, void
     return rc;
   }
   if (reqp) {
+    if (!(*reqp = strata_handle_make(req))) {
+      strata_engine_fail_all(comm, STRATA_ERR_SYSTEM);
+      strata_request_put(req);
+      return STRATA_ERR_SYSTEM;
+    }
     strata_engine_progress(comm); /* get it going */
-    *reqp = req;
     return STRATA_SUCCESS;
   }
   rc = strata_engine_wait(req);
@@ -350,25 +358,42 @@ strata_result_t strata_ibarrier(strata_comm_t c, strata_request_t *req) {
                                         STRATA_ALGO_AUTO));
 }
 
-strata_result_t strata_test(strata_request_t req, int *done) {
-  if (!req || !done) {
-    SLOG_WARN("strata_test: %s is NULL", req ? "done" : "req");
-    return STRATA_ERR_INVALID_ARGUMENT;
-  }
-  strata_result_t rc = strata_engine_test(req, done);
-  if (*done) {
-    rc = req->status;
-    strata_request_put(req);
-  }
+/* A handle is good for one release: strata_wait, or strata_test reporting done. After that,
+ * or after its communicator was destroyed, it is refused with STRATA_ERR_INVALID_USAGE. */
+static struct strata_request *held_request(strata_request_t h, const char *fn) {
+  struct strata_request *r = strata_handle_get(h);
+  if (!r)
+    SLOG_WARN("%s: request %p is not a pending request (already released by strata_wait or a strata_test that "
+              "reported done, or its communicator was destroyed)", fn, (void *)h);
+  return r;
+}
+
+static strata_result_t release(struct strata_request *r) {
+  strata_result_t rc = r->status;
+  strata_handle_retire(r->handle);
+  strata_request_put(r);
   return rc;
 }
 
-strata_result_t strata_wait(strata_request_t req) {
-  if (!req) {
+strata_result_t strata_test(strata_request_t h, int *done) {
+  if (!h || !done) {
+    SLOG_WARN("strata_test: %s is NULL", h ? "done" : "req");
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  *done = 0;
+  struct strata_request *req = held_request(h, "strata_test");
+  if (!req) return STRATA_ERR_INVALID_USAGE;
+  strata_result_t rc = strata_engine_test(req, done);
+  return *done ? release(req) : rc;
+}
+
+strata_result_t strata_wait(strata_request_t h) {
+  if (!h) {
     SLOG_WARN("strata_wait: req is NULL");
     return STRATA_ERR_INVALID_ARGUMENT;
   }
-  strata_result_t rc = strata_engine_wait(req);
-  strata_request_put(req);
-  return rc;
+  struct strata_request *req = held_request(h, "strata_wait");
+  if (!req) return STRATA_ERR_INVALID_USAGE;
+  strata_engine_wait(req);
+  return release(req);
 }

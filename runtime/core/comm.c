@@ -16,6 +16,8 @@
 #include "internal.h"
 #include "log.h"
 #include "topo.h"
+#include "comm_ids.h"
+#include "handles.h"
 
 /* ---- unique id / env bootstrap ---- */
 
@@ -162,7 +164,8 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
   x->world_rank = me;
   x->world_size = P;
   x->key = key;
-  x->next_comm_id = 1;
+  x->comm_id_used[0] = 1;               /* the world */
+  x->comm_id_used[STRATA_PROBE_COMM_ID] = 1; /* the link probe */
   gethostname(x->hostname, sizeof x->hostname - 1);
   const char *hid = getenv("STRATA_HOSTID"); /* tests: pretend ranks sit on different hosts */
   snprintf(h[me].name, sizeof h[me].name, "%s", hid && *hid ? hid : x->hostname);
@@ -404,20 +407,17 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
   *newcomm = NULL;
   if (comm->error) return comm->error;
   const int P = comm->nranks;
-  int32_t mine[4] = {color < 0 ? -1 : color, key, comm->rank, (int32_t)comm->ctx->next_comm_id};
+  uint32_t id = 0;
+  strata_result_t rc = strata_comm_id_agree(comm, &id);
+  if (rc != STRATA_SUCCESS) return rc;
+  int32_t mine[4] = {color < 0 ? -1 : color, key, comm->rank, 0};
   int32_t *all = malloc((size_t)P * sizeof mine);
   if (!all) return STRATA_ERR_SYSTEM;
   memcpy(all + 4 * comm->rank, mine, sizeof mine);
-  strata_result_t rc = strata_coll_run(STRATA_COLL_ALLGATHER, all + 4 * comm->rank, all, 4, STRATA_INT32,
-                                       STRATA_SUM, 0, comm, NULL, STRATA_ALGO_AUTO);
+  rc = strata_coll_run(STRATA_COLL_ALLGATHER, all + 4 * comm->rank, all, 4, STRATA_INT32, STRATA_SUM, 0, comm,
+                       NULL, STRATA_ALGO_AUTO);
   if (rc != STRATA_SUCCESS) { free(all); return rc; }
-  /* a fresh id no member uses yet: the largest "next free" among the parent's ranks */
-  uint32_t id = 0;
-  for (int r = 0; r < P; r++)
-    if ((uint32_t)all[4 * r + 3] > id) id = (uint32_t)all[4 * r + 3];
-  comm->ctx->next_comm_id = id + 1;
-  comm->nsplits++;
-  if (color < 0) { free(all); return STRATA_SUCCESS; }
+  if (color < 0) { free(all); return STRATA_SUCCESS; } /* no id used up */
   int n = 0, myrank = 0;
   for (int r = 0; r < P; r++) n += all[4 * r] == color;
   int *world = malloc((size_t)n * sizeof *world);
@@ -441,8 +441,9 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
   }
   free(order);
   free(all);
-  strata_comm_t c = comm_alloc(comm->ctx, myrank, n, world, id & 0xffffu);
+  strata_comm_t c = comm_alloc(comm->ctx, myrank, n, world, id);
   if (!c) { free(world); return STRATA_ERR_SYSTEM; }
+  strata_comm_id_take(comm, id);
   rc = node_seg_setup(c, comm_sync, c);
   if (rc == STRATA_SUCCESS) rc = tuner_setup(c);
   if (rc != STRATA_SUCCESS) { strata_comm_destroy(c); return rc; }
@@ -453,7 +454,16 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
 
 strata_result_t strata_comm_destroy(strata_comm_t comm) {
   if (!comm) { SLOG_WARN("strata_comm_destroy: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
-  if (comm->active_head) strata_engine_fail_all(comm, STRATA_ERR_INVALID_USAGE);
+  /* calls still running fail; handles still held become invalid (a later wait or test on
+   * them returns STRATA_ERR_INVALID_USAGE); ids of a failed communicator stay taken */
+  if (comm->active_head) {
+    SLOG_WARN("strata_comm_destroy: rank %d of %d (%s): calls still running are failed", comm->rank, comm->nranks,
+              comm->ctx->hostname);
+    strata_engine_fail_all(comm, STRATA_ERR_INVALID_USAGE);
+  }
+  int held = strata_handle_retire_comm(comm);
+  if (held) SLOG_WARN("strata_comm_destroy: %d request handle(s) not waited for are now invalid", held);
+  strata_comm_id_release(comm);
   strata_dev_comm_free(comm->dev);
   strata_comm_free_cache(comm);
   strata_request_free_pool(comm);

@@ -27,7 +27,7 @@ typedef struct strata_context {
   uint32_t nhosts;
   strata_fabric_t fabric;       /* sites and level figures */
   char (*hostnames)[64];        /* per world rank (strata_info, STRATA_TOPO_SAVE) */
-  uint32_t next_comm_id;        /* lowest id this rank has not used */
+  uint8_t comm_id_used[STRATA_COMM_ID_LIMIT]; /* ids of live (or failed) comms here */
   char hostname[64];
 } strata_context_t;
 
@@ -57,7 +57,10 @@ struct strata_request {
   struct strata_request *next;  /* active list / free list */
   void *scratch;
   size_t scratch_cap;
-  uint64_t t_start;
+  uint64_t t_quiet;             /* strata_test: when the communicator was last seen moving */
+  uint64_t seen_moves;          /* its move count then */
+  strata_request_t handle;      /* the caller's handle (nonblocking calls), NULL otherwise */
+  struct strata_request *all_next; /* every request the communicator allocated */
 };
 
 struct strata_comm {
@@ -66,7 +69,6 @@ struct strata_comm {
   int *world;                   /* comm rank -> world rank; NULL = identity */
   uint32_t id;
   uint32_t seq;
-  uint32_t nsplits;
   int all_local;                /* every rank on this host */
   strata_node_seg_t node;       /* staging for node plans (base NULL when absent) */
   uint64_t node_seq;            /* chunks handed out to node plans so far */
@@ -78,7 +80,8 @@ struct strata_comm {
   int algo_override[STRATA_NUM_COLLS];
   plan_cache_entry_t *cache[PLAN_CACHE_BUCKETS];
   int cache_entries;
-  struct strata_request *active_head, *active_tail, *free_list;
+  struct strata_request *active_head, *active_tail, *free_list, *all_reqs;
+  uint64_t moves;               /* steps moved (and UCX progress), for silence timeouts */
   struct strata_request blocking_req;
   strata_result_t error;        /* sticky after a timeout or peer failure */
   int logged_shapes;

@@ -121,6 +121,7 @@ static void cfg_load(void) {
   cfg.node_nbuf = (int)env_long("STRATA_SHM_NBUF", 4, 2, 64);
   cfg.spin_polls = (int)env_long("STRATA_SPIN", 2000, 0, 1L << 30);
   cfg.eager_max = (size_t)env_long("STRATA_SHM_EAGER", 8192 - 64, 64, 1 << 20);
+  cfg.shm_cells = (int)env_long("STRATA_SHM_CELLS", 32, 4, 4096);
   cfg.cma = (int)env_long("STRATA_SHM_CMA", 1, 0, 1);
   cfg.transports = STRATA_TRANSPORT_SHM | STRATA_TRANSPORT_UCX;
   const char *t = getenv("STRATA_TRANSPORTS");

@@ -17,7 +17,8 @@ typedef struct strata_config {
   size_t node_chunk;         /* STRATA_SHM_CHUNK bytes per shared-memory staging slot */
   int node_nbuf;             /* STRATA_SHM_NBUF staging slots per rank */
   int spin_polls;            /* STRATA_SPIN polls before a waiting rank yields */
-  size_t eager_max;          /* STRATA_SHM_EAGER: shm FIFO cell payload */
+  size_t eager_max;          /* STRATA_SHM_EAGER: shm inbox cell payload */
+  int shm_cells;             /* STRATA_SHM_CELLS: cells in each rank's shm inbox */
   int cma;                   /* STRATA_SHM_CMA=0 disables process_vm_readv */
   int algo[STRATA_NUM_COLLS];/* STRATA_ALGO overrides, 0 = automatic */
   int hier_kmax[2];          /* STRATA_HIER: node/site slicing, -1 = the cost model's */

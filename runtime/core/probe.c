@@ -19,7 +19,7 @@
 #include "fabric.h"
 #include "log.h"
 
-#define PROBE_COMM 0xfffeu
+#define PROBE_COMM STRATA_PROBE_COMM_ID
 #define NPING 4            /* the level latency is their median: what a round really costs */
 #define NBIG 3             /* the first warms the connection (TCP slow start); the best counts */
 #define NMSG (NPING + NBIG)

@@ -17,12 +17,16 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "../../kernels/strata_kernels.h"
 #include "../core/log.h"
 
-#define WINDOW 256
+#define WINDOW 256              /* steps of one request looked at per pass */
+#define STRATA_CLOCK_POLLS 128  /* polls between clock reads while waiting (power of two) */
+#define STRATA_PEER_CHECK_NS 50000000ull /* how often a wait asks whether peers are alive */
+#define STRATA_SPIN_OVERSUBSCRIBED 32    /* polls before yielding when ranks outnumber cores */
 enum { ST_IDLE = 0, ST_POSTED = 1, ST_DONE = 2 };
 enum { R_IDLE = 0, R_POSTED = 1, R_DONE = 2, R_ERROR = 3 };
 
@@ -54,6 +58,8 @@ struct strata_request *strata_request_get(struct strata_comm *comm) {
   } else {
     r = calloc(1, sizeof *r);
     if (!r) return NULL;
+    r->all_next = comm->all_reqs;
+    comm->all_reqs = r;
   }
   r->comm = comm;
   r->in_use = 1;
@@ -86,14 +92,18 @@ static void request_release_memory(struct strata_request *r) {
 }
 
 void strata_request_free_pool(struct strata_comm *comm) {
-  struct strata_request *r = comm->free_list;
+  struct strata_request *r = comm->all_reqs; /* pooled and still held alike */
   while (r) {
-    struct strata_request *n = r->next;
+    struct strata_request *n = r->all_next;
+    if (r->owned_plan) {
+      strata_plan_free(r->owned_plan);
+      free(r->owned_plan);
+    }
     request_release_memory(r);
     free(r);
     r = n;
   }
-  comm->free_list = NULL;
+  comm->all_reqs = comm->free_list = NULL;
   request_release_memory(&comm->blocking_req);
 }
 
@@ -147,7 +157,7 @@ strata_result_t strata_engine_start(struct strata_comm *comm, struct strata_requ
     req->node_base = comm->node_seq;
     comm->node_seq += plan->node_chunks;
   }
-  req->t_start = 0;
+  req->t_quiet = 0;
   req->next = NULL;
   if (comm->active_tail) comm->active_tail->next = req;
   else comm->active_head = req;
@@ -358,20 +368,29 @@ static int request_progress(struct strata_request *req) {
 }
 
 static int progress_transports(struct strata_comm *c) {
-  int m = 0;
   strata_context_t *x = c->ctx;
-  if (x->shm) m += x->shm->ops->progress(x->shm);
-  if (x->ucx) m += x->ucx->ops->progress(x->ucx);
-  return m;
+  if (x->shm) x->shm->ops->progress(x->shm);
+  /* UCX moves a large message in pieces before its step completes: that is progress too */
+  return x->ucx ? x->ucx->ops->progress(x->ucx) : 0;
+}
+
+/* Seq numbers travel in few tag bits (6 over UCX). A request starts moving only when it is
+ * fewer than STRATA_SEQ_WINDOW calls younger than the oldest unfinished one, so no two
+ * messages in flight between two ranks of one communicator can carry the same tag. */
+static int seq_blocked(const struct strata_comm *c, const struct strata_request *r) {
+  const struct strata_request *oldest = c->active_head;
+  return oldest && (uint32_t)(r->seq - oldest->seq) >= STRATA_SEQ_WINDOW;
 }
 
 void strata_engine_progress(struct strata_comm *c) {
-  progress_transports(c);
+  c->moves += (uint64_t)progress_transports(c);
   struct strata_request *prev = NULL, *r = c->active_head;
+  strata_result_t failed = STRATA_SUCCESS;
   while (r) {
     struct strata_request *next = r->next;
-    request_progress(r);
+    if (!seq_blocked(c, r)) c->moves += (uint64_t)request_progress(r);
     if (r->done) { /* unlink */
+      if (r->status != STRATA_SUCCESS && failed == STRATA_SUCCESS) failed = r->status;
       if (prev) prev->next = next;
       else c->active_head = next;
       if (c->active_tail == r) c->active_tail = prev;
@@ -381,9 +400,16 @@ void strata_engine_progress(struct strata_comm *c) {
     }
     r = next;
   }
+  /* a transport error, a size mismatch or a failed step fails the whole communicator */
+  if (failed != STRATA_SUCCESS) {
+    SLOG_WARN("rank %d of %d (world %d, %s): a call failed (%s): the communicator fails with it",
+              c->rank, c->nranks, c->ctx->world_rank, c->ctx->hostname, strata_result_string(failed));
+    strata_engine_fail_all(c, failed);
+  }
 }
 
 void strata_engine_fail_all(struct strata_comm *c, strata_result_t err) {
+  if (c->error == STRATA_SUCCESS) c->error = err;
   struct strata_request *r = c->active_head;
   while (r) {
     struct strata_request *next = r->next;
@@ -392,7 +418,6 @@ void strata_engine_fail_all(struct strata_comm *c, strata_result_t err) {
     r = next;
   }
   c->active_head = c->active_tail = NULL;
-  if (c->error == STRATA_SUCCESS) c->error = err;
 }
 
 /* Is a peer this request waits on known to be dead? */
@@ -403,8 +428,8 @@ static strata_result_t check_peers(struct strata_request *req) {
     for (int q = 0; q < c->nranks; q++) {
       strata_transport_t *tp = comm_tp(c, q);
       if (q != c->rank && tp->ops->peer_alive(tp, comm_world_rank(c, q)) != STRATA_SUCCESS) {
-        SLOG_WARN("rank %d (world %d) died during a %s", q, comm_world_rank(c, q),
-                  strata_coll_name(plan->coll));
+        SLOG_WARN("rank %d (world %d, %s) died during a %s", q, comm_world_rank(c, q),
+                  c->ctx->hostnames[comm_world_rank(c, q)], strata_coll_name(plan->coll));
         return STRATA_ERR_PEER_FAILED;
       }
     }
@@ -416,25 +441,47 @@ static strata_result_t check_peers(struct strata_request *req) {
     if (req->st[i] == ST_DONE || (s->kind != SK_SEND && s->kind != SK_RECV)) continue;
     strata_transport_t *tp = comm_tp(c, s->peer);
     if (tp->ops->peer_alive(tp, comm_world_rank(c, s->peer)) != STRATA_SUCCESS) {
-      SLOG_WARN("rank %d (world %d) died during a %s", s->peer, comm_world_rank(c, s->peer),
-                strata_coll_name(plan->coll));
+      SLOG_WARN("rank %d (world %d, %s) died during a %s", s->peer, comm_world_rank(c, s->peer),
+                c->ctx->hostnames[comm_world_rank(c, s->peer)], strata_coll_name(plan->coll));
       return STRATA_ERR_PEER_FAILED;
     }
   }
   return STRATA_SUCCESS;
 }
 
+/* The first peer req still waits on, for the timeout message (-1: a node step or none). */
+static int waited_peer(const struct strata_request *req) {
+  const strata_plan_t *plan = req->plan;
+  for (int i = req->lo; i < plan->nsteps; i++)
+    if (req->st[i] != ST_DONE && (plan->steps[i].kind == SK_SEND || plan->steps[i].kind == SK_RECV))
+      return plan->steps[i].peer;
+  return -1;
+}
+
+static void time_out(struct strata_request *req, uint64_t quiet_ns) {
+  struct strata_comm *c = req->comm;
+  int q = waited_peer(req);
+  char who[128] = "its node peers";
+  if (q >= 0)
+    snprintf(who, sizeof who, "rank %d (world %d, %s)", q, comm_world_rank(c, q),
+             c->ctx->hostnames[comm_world_rank(c, q)]);
+  SLOG_WARN("rank %d of %d (world %d, %s): %s #%u timed out: nothing moved for %llu ms "
+            "(STRATA_TIMEOUT_MS), waiting on %s", c->rank, c->nranks, c->ctx->world_rank, c->ctx->hostname,
+            strata_coll_name(req->plan->coll), req->seq, (unsigned long long)(quiet_ns / 1000000ull), who);
+  strata_engine_fail_all(c, STRATA_ERR_TIMEOUT);
+}
+
 strata_result_t strata_engine_test(struct strata_request *req, int *done) {
   if (!req->done) {
-    strata_engine_progress(req->comm);
+    struct strata_comm *c = req->comm;
+    strata_engine_progress(c);
     if (!req->done) {
       uint64_t now = strata_now_ns();
-      if (!req->t_start) req->t_start = now;
-      const strata_config_t *cfg = strata_config();
-      if (now - req->t_start > (uint64_t)cfg->timeout_ms * 1000000ull) {
-        SLOG_WARN("%s timed out after %lld ms (STRATA_TIMEOUT_MS)", strata_coll_name(req->plan->coll),
-                  (long long)cfg->timeout_ms);
-        strata_engine_fail_all(req->comm, STRATA_ERR_TIMEOUT);
+      if (!req->t_quiet || c->moves != req->seen_moves) {
+        req->t_quiet = now;
+        req->seen_moves = c->moves;
+      } else if (now - req->t_quiet > (uint64_t)strata_config()->timeout_ms * 1000000ull) {
+        time_out(req, now - req->t_quiet);
       }
     }
   }
@@ -442,11 +489,14 @@ strata_result_t strata_engine_test(struct strata_request *req, int *done) {
   return req->done ? req->status : STRATA_SUCCESS;
 }
 
+/* Waits end when the request does, when a peer it waits on is known dead, or when nothing
+ * of the communicator has moved for STRATA_TIMEOUT_MS: silence, not the call's length,
+ * so a long healthy transfer never times out. */
 strata_result_t strata_engine_wait(struct strata_request *req) {
   struct strata_comm *c = req->comm;
   const strata_config_t *cfg = strata_config();
-  const int spin = c->ctx->oversubscribed ? 32 : cfg->spin_polls;
-  uint64_t t0 = 0, last_check = 0;
+  const int spin = c->ctx->oversubscribed ? STRATA_SPIN_OVERSUBSCRIBED : cfg->spin_polls;
+  uint64_t quiet_since = 0, last_check = 0, seen = c->moves;
   const uint64_t limit = (uint64_t)cfg->timeout_ms * 1000000ull;
   unsigned polls = 0;
   while (!req->done) {
@@ -454,10 +504,14 @@ strata_result_t strata_engine_wait(struct strata_request *req) {
     if (req->done) break;
     if (++polls > (unsigned)spin) sched_yield();
     else cpu_relax();
-    if ((polls & 127) == 0) {
+    if ((polls & (STRATA_CLOCK_POLLS - 1)) == 0) {
       uint64_t now = strata_now_ns();
-      if (!t0) t0 = last_check = now;
-      if (now - last_check > 50000000ull) { /* every 50 ms: is a peer dead? */
+      if (!quiet_since) quiet_since = last_check = now;
+      if (c->moves != seen) {
+        seen = c->moves;
+        quiet_since = now;
+      }
+      if (now - last_check > STRATA_PEER_CHECK_NS) { /* is a peer dead? */
         last_check = now;
         strata_result_t pr = check_peers(req);
         if (pr != STRATA_SUCCESS) {
@@ -465,10 +519,8 @@ strata_result_t strata_engine_wait(struct strata_request *req) {
           break;
         }
       }
-      if (now - t0 > limit) {
-        SLOG_WARN("%s timed out after %lld ms (STRATA_TIMEOUT_MS)", strata_coll_name(req->plan->coll),
-                  (long long)cfg->timeout_ms);
-        strata_engine_fail_all(c, STRATA_ERR_TIMEOUT);
+      if (now - quiet_since > limit) {
+        time_out(req, now - quiet_since);
         break;
       }
     }

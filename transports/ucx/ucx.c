@@ -2,10 +2,12 @@
  * Worker addresses are exchanged once through the bootstrap; an endpoint to a peer is
  * created the first time a plan sends to it, so a rank holds endpoints only for the peers
  * its algorithms use (about log P for recursive algorithms, 2 for rings).
- * The 64-bit UCP tag is [source world rank:18][comm:10][seq:10][step:26]; receives match
- * the full tag. Endpoints use peer error handling: a dead peer fails its requests. */
+ * The 64-bit UCP tag is [source world rank:20][comm:12][seq:6][step:26] (transport.h says
+ * why those bits are enough); receives match the full tag, and a tag that does not fit is
+ * refused, never cut. Endpoints use peer error handling: a dead peer fails its requests. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <ucp/api/ucp.h>
 
 #include "../../runtime/core/log.h"
@@ -16,8 +18,21 @@ typedef struct ep_entry {
   ucp_ep_h ep;
 } ep_entry_t;
 
+/* What a UCX callback is handed: never the engine's request itself, which may be reused
+ * once cancelled, but a slot the transport owns; cancel detaches the slot (r = NULL) and
+ * the callback, whenever UCX runs it, only returns the slot to the free list. */
+typedef struct uslot {
+  strata_treq_t *r;
+  void *ureq;                /* the UCX request while it is outstanding */
+  int is_recv;
+  struct ucx_tp *u;
+  struct uslot *next_free;
+} uslot_t;
+
 typedef struct ucx_tp {
   strata_transport_t base;
+  uslot_t *free_slots;
+  int broken;        /* a cancelled request UCX would not give back: the transport is failed */
   ucp_context_h ctx;
   ucp_worker_h worker;
   int me, P;
@@ -32,9 +47,26 @@ typedef struct ucx_tp {
   int ndead, capdead;
 } ucx_tp_t;
 
-static uint64_t ucx_tag(int src, uint64_t t) {
-  uint64_t comm = (t >> 48) & 0x3ff, seq = (t >> 32) & 0x3ff, step = t & 0x3ffffff;
-  return ((uint64_t)(src & 0x3ffff) << 46) | (comm << 36) | (seq << 26) | step;
+static int ucx_tag(int src, uint64_t t, uint64_t *out) {
+  uint64_t comm = strata_tag_comm(t), seq = strata_tag_seq(t) & ((1u << STRATA_TAG_SEQ_BITS) - 1),
+           step = strata_tag_step(t);
+  if (comm >= STRATA_COMM_ID_LIMIT || step >= (1ull << STRATA_TAG_STEP_BITS) ||
+      (unsigned)src >= (1u << STRATA_TAG_SRC_BITS)) {
+    SLOG_WARN("ucx: tag (comm %llu, step %llu, source %d) does not fit the UCX tag layout",
+              (unsigned long long)comm, (unsigned long long)step, src);
+    return -1;
+  }
+  *out = ((uint64_t)src << (64 - STRATA_TAG_SRC_BITS)) |
+         (comm << (STRATA_TAG_SEQ_BITS + STRATA_TAG_STEP_BITS)) | (seq << STRATA_TAG_STEP_BITS) | step;
+  return 0;
+}
+
+#define UCX_CANCEL_WAIT_NS 1000000000ull /* how long a cancel or a close waits for UCX */
+
+static uint64_t ucx_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void mark_dead(ucx_tp_t *u, int peer) {
@@ -130,45 +162,71 @@ static int fail_state(ucs_status_t st) {
   }
 }
 
+static void slot_put(uslot_t *sl) {
+  sl->r = NULL;
+  sl->ureq = NULL;
+  sl->next_free = sl->u->free_slots;
+  sl->u->free_slots = sl;
+}
+
 static void send_cb(void *request, ucs_status_t status, void *user) {
-  strata_treq_t *r = user;
-  r->state = status == UCS_OK ? 1 : fail_state(status);
+  uslot_t *sl = user;
+  if (sl->r) {
+    sl->r->state = status == UCS_OK ? 1 : fail_state(status);
+    sl->r->tp_data = NULL;
+  }
   if (status != UCS_OK && status != UCS_ERR_CANCELED)
     SLOG_WARN("ucx: send failed: %s", ucs_status_string(status));
   ucp_request_free(request);
+  slot_put(sl);
 }
 
 static void recv_cb(void *request, ucs_status_t status, const ucp_tag_recv_info_t *info, void *user) {
-  strata_treq_t *r = user;
-  if (status == UCS_OK && info->length != r->len) {
-    SLOG_WARN("ucx: message of %zu bytes for a receive of %zu (mismatched calls?)", info->length, r->len);
-    r->state = -(int)STRATA_ERR_INVALID_USAGE;
-  } else {
-    r->state = status == UCS_OK ? 1 : fail_state(status);
+  uslot_t *sl = user;
+  strata_treq_t *r = sl->r;
+  if (r) {
+    if (status == UCS_OK && info->length != r->len) {
+      SLOG_WARN("ucx: message of %zu bytes for a receive of %zu (mismatched calls?)", info->length, r->len);
+      r->state = -(int)STRATA_ERR_INVALID_USAGE;
+    } else {
+      r->state = status == UCS_OK ? 1 : fail_state(status);
+    }
+    r->tp_data = NULL;
   }
   ucp_request_free(request);
+  slot_put(sl);
 }
 
 /* Ready r for a post and fill the request parameters shared by sends and receives. */
-static void post_begin(strata_treq_t *r, ucp_request_param_t *p, int peer, size_t len) {
+static uslot_t *post_begin(ucx_tp_t *u, strata_treq_t *r, ucp_request_param_t *p, int peer, size_t len) {
+  uslot_t *sl = u->free_slots;
+  if (sl) u->free_slots = sl->next_free;
+  else if (!(sl = calloc(1, sizeof *sl))) return NULL;
+  sl->u = u;
+  sl->r = r;
   r->state = 0;
   r->peer = peer;
   r->len = len;
   r->tp_data = NULL;
   memset(p, 0, sizeof *p);
   p->op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-  p->user_data = r;
+  p->user_data = sl;
+  return sl;
 }
 
 /* What a post returned: done at once, failed, or a request whose callback will finish r. */
-static strata_result_t post_end(strata_treq_t *r, ucs_status_ptr_t s, const char *what, int peer) {
+static strata_result_t post_end(uslot_t *sl, ucs_status_ptr_t s, const char *what, int peer) {
+  strata_treq_t *r = sl->r;
   if (s == NULL) {
     r->state = 1;
+    slot_put(sl);
   } else if (UCS_PTR_IS_ERR(s)) {
     SLOG_WARN("ucx: %s world rank %d failed: %s", what, peer, ucs_status_string(UCS_PTR_STATUS(s)));
+    slot_put(sl);
     return (strata_result_t)-fail_state(UCS_PTR_STATUS(s));
-  } else {
-    r->tp_data = s;
+  } else if (r->state == 0) { /* the callback may have run inside the post already */
+    sl->ureq = s;
+    r->tp_data = sl;
   }
   return STRATA_SUCCESS;
 }
@@ -176,66 +234,123 @@ static strata_result_t post_end(strata_treq_t *r, ucs_status_ptr_t s, const char
 static strata_result_t ucx_isend(strata_transport_t *t, int peer, uint64_t tag, const void *buf, size_t len,
                                  strata_treq_t *r) {
   ucx_tp_t *u = (ucx_tp_t *)t;
+  uint64_t ut;
+  if (u->broken) return STRATA_ERR_TRANSPORT;
+  if (ucx_tag(u->me, tag, &ut)) return STRATA_ERR_UNSUPPORTED;
   ucp_ep_h ep = get_ep(u, peer);
   if (!ep) return STRATA_ERR_TRANSPORT;
   ucp_request_param_t p;
-  post_begin(r, &p, peer, len);
+  uslot_t *sl = post_begin(u, r, &p, peer, len);
+  if (!sl) return STRATA_ERR_SYSTEM;
   p.cb.send = send_cb;
-  return post_end(r, ucp_tag_send_nbx(ep, buf, len, ucx_tag(u->me, tag), &p), "send to", peer);
+  sl->is_recv = 0;
+  return post_end(sl, ucp_tag_send_nbx(ep, buf, len, ut, &p), "send to", peer);
 }
 
 static strata_result_t ucx_irecv(strata_transport_t *t, int peer, uint64_t tag, void *buf, size_t len,
                                  strata_treq_t *r) {
   ucx_tp_t *u = (ucx_tp_t *)t;
+  uint64_t ut;
+  if (u->broken) return STRATA_ERR_TRANSPORT;
+  if (ucx_tag(peer, tag, &ut)) return STRATA_ERR_UNSUPPORTED;
   ucp_request_param_t p;
-  post_begin(r, &p, peer, len);
+  uslot_t *sl = post_begin(u, r, &p, peer, len);
+  if (!sl) return STRATA_ERR_SYSTEM;
   p.cb.recv = recv_cb;
-  return post_end(r, ucp_tag_recv_nbx(u->worker, buf, len, ucx_tag(peer, tag), ~(ucp_tag_t)0, &p),
-                  "receive from", peer);
+  sl->is_recv = 1;
+  return post_end(sl, ucp_tag_recv_nbx(u->worker, buf, len, ut, ~(ucp_tag_t)0, &p), "receive from", peer);
 }
 
 static int ucx_progress(strata_transport_t *t) {
   ucx_tp_t *u = (ucx_tp_t *)t;
-  return (int)ucp_worker_progress(u->worker);
+  /* a broken transport no longer runs UCX: nothing may touch buffers handed back */
+  return u->broken ? 0 : (int)ucp_worker_progress(u->worker);
 }
 
+
+static void ep_force_close(ucx_tp_t *u, int peer);
+
+/* After cancel returns, UCX holds no reference to r and will not touch its buffer.
+ * A receive is cancelled in UCX and its callback awaited. UCX cannot cancel a send: one
+ * that does not complete within UCX_CANCEL_WAIT_NS (its receiver gave up on it) is ended by
+ * force-closing the endpoint to that peer, which completes every send on it; the next send
+ * to the peer opens a new endpoint. A request UCX still will not give back fails the whole
+ * transport, which then never progresses UCX again. */
 static void ucx_cancel(strata_transport_t *t, strata_treq_t *r) {
   ucx_tp_t *u = (ucx_tp_t *)t;
-  if (r->state != 0 || !r->tp_data) return;
-  ucp_request_cancel(u->worker, r->tp_data);
-  /* the callback runs from progress; wait for it so r can be reused */
-  for (int i = 0; i < 1000000 && r->state == 0; i++) ucp_worker_progress(u->worker);
+  uslot_t *sl = r->tp_data;
+  if (r->state != 0 || !sl) return;
+  if (sl->is_recv) ucp_request_cancel(u->worker, sl->ureq);
+  uint64_t t0 = ucx_now_ns();
+  while (r->state == 0 && !u->broken && ucx_now_ns() - t0 < UCX_CANCEL_WAIT_NS) ucp_worker_progress(u->worker);
+  if (r->state == 0 && !sl->is_recv) {
+    SLOG_INFO("ucx: a cancelled %zu-byte send to world rank %d is not taken: closing that endpoint", r->len, r->peer);
+    ep_force_close(u, r->peer);
+    t0 = ucx_now_ns();
+    while (r->state == 0 && ucx_now_ns() - t0 < UCX_CANCEL_WAIT_NS) ucp_worker_progress(u->worker);
+  }
+  if (r->state == 0) {
+    SLOG_WARN("ucx: a cancelled %zu-byte request to world rank %d is still held by UCX: the UCX transport "
+              "is failed", r->len, r->peer);
+    u->broken = 1;
+    sl->r = NULL; /* the slot stays UCX's */
+  }
+  r->tp_data = NULL;
 }
 
 static strata_result_t ucx_alive(strata_transport_t *t, int peer) {
   ucx_tp_t *u = (ucx_tp_t *)t;
+  if (u->broken) return STRATA_ERR_TRANSPORT;
   for (int i = 0; i < u->ndead; i++)
     if (u->dead[i] == peer) return STRATA_ERR_PEER_FAILED;
   return STRATA_SUCCESS;
 }
 
+static void close_ep(ucx_tp_t *u, ucp_ep_h ep) {
+  ucp_request_param_t p;
+  memset(&p, 0, sizeof p);
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+  p.flags = UCP_EP_CLOSE_FLAG_FORCE;
+  ucs_status_ptr_t s = ucp_ep_close_nbx(ep, &p);
+  if (s && !UCS_PTR_IS_ERR(s)) {
+    uint64_t t0 = ucx_now_ns();
+    while (ucp_request_check_status(s) == UCS_INPROGRESS && ucx_now_ns() - t0 < UCX_CANCEL_WAIT_NS)
+      ucp_worker_progress(u->worker);
+    ucp_request_free(s);
+  }
+}
+
+static void ep_force_close(ucx_tp_t *u, int peer) {
+  ep_entry_t *e = ep_slot(u, peer);
+  if (e->peer != peer) return;
+  ucp_ep_h ep = e->ep;
+  /* take it out of the map (open addressing: re-insert the entries after it) */
+  e->peer = -1;
+  u->eps_n--;
+  unsigned cap = (unsigned)u->eps_cap, i = (unsigned)(e - u->eps);
+  for (unsigned k = (i + 1) & (cap - 1); u->eps[k].peer != -1; k = (k + 1) & (cap - 1)) {
+    ep_entry_t moved = u->eps[k];
+    u->eps[k].peer = -1;
+    *ep_slot(u, moved.peer) = moved;
+  }
+  close_ep(u, ep);
+}
+
 static void ucx_destroy(strata_transport_t *t) {
   ucx_tp_t *u = (ucx_tp_t *)t;
-  if (u->eps) {
-    for (int i = 0; i < u->eps_cap; i++) {
-      if (u->eps[i].peer < 0) continue;
-      ucp_request_param_t p;
-      memset(&p, 0, sizeof p);
-      p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-      p.flags = UCP_EP_CLOSE_FLAG_FORCE;
-      ucs_status_ptr_t s = ucp_ep_close_nbx(u->eps[i].ep, &p);
-      if (s && !UCS_PTR_IS_ERR(s)) {
-        for (int k = 0; k < 1000000 && ucp_request_check_status(s) == UCS_INPROGRESS; k++)
-          ucp_worker_progress(u->worker);
-        ucp_request_free(s);
-      }
-    }
-  }
+  if (u->eps)
+    for (int i = 0; i < u->eps_cap; i++)
+      if (u->eps[i].peer >= 0) close_ep(u, u->eps[i].ep);
   if (u->worker) ucp_worker_destroy(u->worker);
   if (u->ctx) ucp_cleanup(u->ctx);
   free(u->eps);
   free(u->addrs);
   free(u->dead);
+  while (u->free_slots) {
+    uslot_t *n = u->free_slots->next_free;
+    free(u->free_slots);
+    u->free_slots = n;
+  }
   free(u);
 }
 
@@ -243,7 +358,10 @@ static const strata_transport_ops_t ucx_ops = {"ucx", ucx_isend, ucx_irecv, ucx_
                                                ucx_cancel, ucx_alive, ucx_destroy};
 
 strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t **out) {
-  if (in->world_size > (1 << 20)) return STRATA_ERR_UNSUPPORTED;
+  if (in->world_size > (1 << STRATA_TAG_SRC_BITS)) {
+    SLOG_WARN("ucx: %d ranks: the UCX tag carries world ranks below 2^%d", in->world_size, STRATA_TAG_SRC_BITS);
+    return STRATA_ERR_UNSUPPORTED;
+  }
   ucx_tp_t *u = calloc(1, sizeof *u);
   if (!u) return STRATA_ERR_SYSTEM;
   u->base.ops = &ucx_ops;
