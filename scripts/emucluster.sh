@@ -37,7 +37,7 @@ reach() {
 
 check() {
   if [ "$(id -u)" != 0 ]; then echo "emucluster: needs root (network namespaces)"; return 77; fi
-  command -v ip >/dev/null || { echo "emucluster: iproute2 missing"; return 77; }
+  command -v ip >/dev/null || { echo "emucluster: iproute2 missing (scripts/install-deps.sh installs it)"; return 1; }
   local t="${NAME}-probe$$"
   if ! q ip netns add "$t"; then echo "emucluster: cannot create network namespaces here"; return 77; fi
   local ok=0

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -175,60 +176,217 @@ uint32_t strata_bootstrap_local_ipv4(void) {
   return best;
 }
 
-/* ---- the root: introduces every rank to its ring successor, then exits ---- */
-
 typedef struct root_arg {
   int lfd;
   uint64_t nonce;
 } root_arg_t;
 
+/* ---- the root: introduces every rank to its ring successor, then exits ----
+ * It serves every connection at once (one poll loop), gives each a short deadline to say
+ * hello (STRATA_BOOT_CONN_MS), and checks every field before a hello counts: magic, job
+ * nonce, nranks in [1, STRATA_BOOT_MAX_RANKS], rank in range, not a duplicate, an address
+ * to reach it. An idle connection, random bytes or a forged hello is dropped with a WARN
+ * and the job goes on. Hellos are grouped by the nranks they claim (a few groups at most),
+ * so a stranger claiming another job size cannot take the job's place; the first group
+ * that fills is the job. Authentication (the security issue) belongs in hello_verify(). */
+
+#define STRATA_BOOT_MAX_RANKS (1 << 24)
+#define ROOT_MAX_GROUPS 4
+#define ROOT_MAX_PENDING 1024 /* connections that have not said hello yet */
+
+typedef struct root_conn {
+  int fd;
+  int group, rank;     /* registered: group >= 0 */
+  size_t got;
+  uint64_t deadline;
+  hello_t h;
+  char peer[48];
+} root_conn_t;
+
+typedef struct root_group {
+  int nranks, count;
+  uint8_t *have;       /* bitmap of registered ranks */
+} root_group_t;
+
+/* The place for authentication: today only the job nonce is checked. */
+static int hello_verify(const hello_t *h, uint64_t nonce) { return h->nonce == nonce; }
+
+static void conn_name(int fd, char *out, size_t n) {
+  struct sockaddr_in a;
+  socklen_t l = sizeof a;
+  char ip[32] = "?";
+  if (getpeername(fd, (struct sockaddr *)&a, &l) == 0) inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
+  snprintf(out, n, "%s:%u", ip, l == sizeof a ? ntohs(a.sin_port) : 0);
+}
+
+static uint64_t conn_deadline_ns(void) {
+  const char *e = getenv("STRATA_BOOT_CONN_MS");
+  long ms = e && *e ? atol(e) : 3000;
+  if (ms < 10) ms = 10;
+  return strata_now_ns() + (uint64_t)ms * 1000000ull;
+}
+
+/* Why h cannot join (NULL: it can) given the groups so far. */
+static const char *hello_check(const hello_t *h, uint64_t nonce) {
+  if (h->magic != STRATA_UID_MAGIC) return "not a Strata hello";
+  if (!hello_verify(h, nonce)) return "wrong job nonce";
+  if (h->nranks < 1 || h->nranks > STRATA_BOOT_MAX_RANKS) return "nranks out of range";
+  if (h->rank < 0 || h->rank >= h->nranks) return "rank out of range";
+  if (h->port == 0) return "no port to reach it";
+  return NULL;
+}
+
 static void *root_main(void *p) {
   root_arg_t *ra = p;
   uint64_t dl = deadline_ns();
-  int nranks = -1, got = 0;
-  int *fds = NULL;
-  hello_t *h = NULL;
   uint64_t key;
   if (getrandom(&key, sizeof key, 0) != (ssize_t)sizeof key) key = strata_now_ns() ^ (uint64_t)getpid();
-  while (nranks < 0 || got < nranks) {
-    int fd = accept_dl(ra->lfd, dl);
-    if (fd < 0) {
-      SLOG_WARN("bootstrap root: only %d of %d ranks connected before the timeout", got, nranks);
+  root_group_t groups[ROOT_MAX_GROUPS];
+  int ngroups = 0, done_group = -1, cap = 64, n = 0, npending = 0;
+  memset(groups, 0, sizeof groups);
+  root_conn_t *c = malloc((size_t)cap * sizeof *c);
+  struct pollfd *pf = malloc((size_t)(cap + 1) * sizeof *pf);
+  if (!c || !pf) goto out;
+  while (done_group < 0) {
+    int left = ms_left(dl);
+    if (!left) {
+      for (int g = 0; g < ngroups; g++)
+        SLOG_WARN("bootstrap root: only %d of %d ranks connected before the timeout", groups[g].count,
+                  groups[g].nranks);
+      if (!ngroups) SLOG_WARN("bootstrap root: no rank connected before the timeout");
       goto out;
     }
-    hello_t x;
-    if (recv_all(fd, &x, sizeof x, dl) != STRATA_SUCCESS || x.magic != STRATA_UID_MAGIC ||
-        x.nonce != ra->nonce) {
-      close(fd); /* not one of ours (stale or foreign connection) */
-      continue;
+    /* the nearest per-connection deadline bounds the wait */
+    uint64_t now = strata_now_ns(), next = dl;
+    for (int i = 0; i < n; i++)
+      if (c[i].group < 0 && c[i].deadline < next) next = c[i].deadline;
+    int wait_ms = next > now ? (int)((next - now) / 1000000ull) + 1 : 0;
+    if (wait_ms > left) wait_ms = left;
+    pf[0].fd = ra->lfd;
+    pf[0].events = POLLIN;
+    for (int i = 0; i < n; i++) { pf[i + 1].fd = c[i].fd; pf[i + 1].events = POLLIN; pf[i + 1].revents = 0; }
+    int k = poll(pf, (nfds_t)n + 1, wait_ms);
+    if (k < 0 && errno != EINTR) goto out;
+    now = strata_now_ns();
+    /* existing connections first (their indices are stable until the sweep below) */
+    for (int i = 0; i < n; i++) {
+      root_conn_t *x = &c[i];
+      const char *why = NULL;
+      if (x->fd < 0) continue;
+      if (pf[i + 1].revents & (POLLIN | POLLERR | POLLHUP)) {
+        if (x->group >= 0) {
+          /* a registered rank has nothing more to say: data or EOF means it is gone */
+          why = "a registered rank's connection closed or sent more";
+        } else {
+          ssize_t r = recv(x->fd, (char *)&x->h + x->got, sizeof x->h - x->got, 0);
+          if (r <= 0 && !(r < 0 && (errno == EAGAIN || errno == EINTR))) why = "closed before a full hello";
+          else if (r > 0) x->got += (size_t)r;
+          if (!why && x->got == sizeof x->h) {
+            why = hello_check(&x->h, ra->nonce);
+            int g = -1;
+            for (int j = 0; !why && j < ngroups; j++)
+              if (groups[j].nranks == x->h.nranks) g = j;
+            if (!why && g < 0) {
+              if (ngroups == ROOT_MAX_GROUPS) why = "too many different job sizes claimed";
+              else {
+                groups[ngroups].nranks = x->h.nranks;
+                groups[ngroups].have = calloc(((size_t)x->h.nranks + 7) / 8, 1);
+                if (!groups[ngroups].have) why = "out of memory";
+                else g = ngroups++;
+              }
+            }
+            if (!why && (groups[g].have[x->h.rank / 8] >> (x->h.rank % 8)) & 1) why = "duplicate rank";
+            if (!why) {
+              groups[g].have[x->h.rank / 8] |= (uint8_t)(1u << (x->h.rank % 8));
+              groups[g].count++;
+              x->group = g;
+              x->rank = x->h.rank;
+              npending--;
+              if (groups[g].count == groups[g].nranks) done_group = g;
+            }
+          }
+        }
+      } else if (x->group < 0 && now >= x->deadline) {
+        why = "no hello within STRATA_BOOT_CONN_MS";
+      }
+      if (why) {
+        if (x->got == sizeof x->h && x->h.magic == STRATA_UID_MAGIC)
+          SLOG_WARN("bootstrap root: connection from %s dropped: %s (it claimed rank %d of %d)", x->peer, why,
+                    x->h.rank, x->h.nranks);
+        else
+          SLOG_WARN("bootstrap root: connection from %s dropped: %s", x->peer, why);
+        if (x->group >= 0) {
+          root_group_t *gg = &groups[x->group];
+          gg->have[x->rank / 8] &= (uint8_t)~(1u << (x->rank % 8));
+          gg->count--;
+        } else {
+          npending--;
+        }
+        close(x->fd);
+        x->fd = -1;
+      }
     }
-    if (nranks < 0) {
-      nranks = x.nranks;
-      fds = malloc((size_t)nranks * sizeof *fds);
-      h = calloc((size_t)nranks, sizeof *h);
-      if (!fds || !h) goto out;
-      for (int i = 0; i < nranks; i++) fds[i] = -1;
+    /* sweep closed connections */
+    int m = 0;
+    for (int i = 0; i < n; i++)
+      if (c[i].fd >= 0) c[m++] = c[i];
+    n = m;
+    if (done_group >= 0) break;
+    if (pf[0].revents & POLLIN) {
+      int fd = accept4(ra->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd >= 0) {
+        char name[48];
+        conn_name(fd, name, sizeof name);
+        if (npending >= ROOT_MAX_PENDING) {
+          SLOG_WARN("bootstrap root: connection from %s refused: %d connections have not said hello", name,
+                    npending);
+          close(fd);
+        } else {
+          if (n == cap) {
+            int nc = cap * 2;
+            root_conn_t *c2 = realloc(c, (size_t)nc * sizeof *c2);
+            struct pollfd *p2 = c2 ? realloc(pf, (size_t)(nc + 1) * sizeof *p2) : NULL;
+            if (c2) c = c2;
+            if (!p2) { close(fd); continue; }
+            pf = p2;
+            cap = nc;
+          }
+          int one = 1;
+          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          root_conn_t *x = &c[n++];
+          memset(x, 0, sizeof *x);
+          x->fd = fd;
+          x->group = -1;
+          x->deadline = conn_deadline_ns();
+          snprintf(x->peer, sizeof x->peer, "%s", name);
+          npending++;
+        }
+      }
     }
-    if (x.nranks != nranks || x.rank < 0 || x.rank >= nranks || fds[x.rank] >= 0) {
-      SLOG_WARN("bootstrap root: rank %d of %d does not fit a job of %d ranks", x.rank, x.nranks, nranks);
-      close(fd);
-      continue;
-    }
-    fds[x.rank] = fd;
-    h[x.rank] = x;
-    got++;
   }
-  for (int r = 0; r < nranks; r++) {
-    const hello_t *nx = &h[(r + 1) % nranks];
-    reply_t rep = {STRATA_UID_MAGIC, nx->ipv4, nx->port, 0, key};
-    send_all(fds[r], &rep, sizeof rep, dl);
+  {
+    /* introduce each rank of the job to its successor */
+    root_group_t *g = &groups[done_group];
+    hello_t *by_rank = calloc((size_t)g->nranks, sizeof *by_rank);
+    int *fd_of = malloc((size_t)g->nranks * sizeof *fd_of);
+    if (by_rank && fd_of) {
+      for (int i = 0; i < n; i++)
+        if (c[i].group == done_group) { by_rank[c[i].rank] = c[i].h; fd_of[c[i].rank] = c[i].fd; }
+      for (int r = 0; r < g->nranks; r++) {
+        const hello_t *nx = &by_rank[(r + 1) % g->nranks];
+        reply_t rep = {STRATA_UID_MAGIC, nx->ipv4, nx->port, 0, key};
+        send_all(fd_of[r], &rep, sizeof rep, dl);
+      }
+    }
+    free(by_rank);
+    free(fd_of);
   }
 out:
-  if (fds)
-    for (int i = 0; i < nranks; i++)
-      if (fds[i] >= 0) close(fds[i]);
-  free(fds);
-  free(h);
+  for (int i = 0; c && i < n; i++)
+    if (c[i].fd >= 0) close(c[i].fd);
+  for (int g = 0; g < ngroups; g++) free(groups[g].have);
+  free(c);
+  free(pf);
   close(ra->lfd);
   free(ra);
   return NULL;
@@ -298,6 +456,31 @@ static void tcp_destroy(strata_oob_t *o) {
   free(t);
 }
 
+/* What a rank says to its ring successor: the job key (known only to the job's ranks) and
+ * its rank. A connection that does not say it within STRATA_BOOT_CONN_MS is dropped. */
+typedef struct ring_hello {
+  uint32_t magic;
+  int32_t rank;
+  uint64_t key;
+} ring_hello_t;
+
+static int accept_predecessor(int lfd, int want, uint64_t key, uint64_t dl) {
+  for (;;) {
+    int fd = accept_dl(lfd, dl);
+    if (fd < 0) return -1;
+    ring_hello_t h;
+    uint64_t cdl = conn_deadline_ns();
+    if (cdl > dl) cdl = dl;
+    strata_result_t rc = recv_all(fd, &h, sizeof h, cdl);
+    if (rc == STRATA_SUCCESS && h.magic == STRATA_UID_MAGIC && h.key == key && h.rank == want) return fd;
+    char name[48];
+    conn_name(fd, name, sizeof name);
+    SLOG_WARN("bootstrap: connection from %s to the ring port dropped: %s", name,
+              rc != STRATA_SUCCESS ? "no hello in time" : "not the ring predecessor of this job");
+    close(fd);
+  }
+}
+
 strata_result_t strata_bootstrap_tcp_join(const strata_uid_t *uid, int rank, int nranks,
                                           strata_oob_t **out, uint64_t *job_key) {
   uint64_t dl = deadline_ns();
@@ -337,14 +520,12 @@ strata_result_t strata_bootstrap_tcp_join(const strata_uid_t *uid, int rank, int
   if (nranks > 1) {
     /* ring: connect to the successor, accept the predecessor */
     t->next_fd = connect_dl(rep.next_ipv4, rep.next_port, dl);
-    int32_t me = rank, who = -1;
+    ring_hello_t me = {STRATA_UID_MAGIC, rank, rep.key};
     if (t->next_fd >= 0) rc = send_all(t->next_fd, &me, sizeof me, dl);
     else rc = STRATA_ERR_TIMEOUT;
     if (rc == STRATA_SUCCESS) {
-      t->prev_fd = accept_dl(lfd, dl);
-      if (t->prev_fd < 0 || recv_all(t->prev_fd, &who, sizeof who, dl) != STRATA_SUCCESS ||
-          who != (rank + nranks - 1) % nranks)
-        rc = STRATA_ERR_TRANSPORT;
+      t->prev_fd = accept_predecessor(lfd, (rank + nranks - 1) % nranks, rep.key, dl);
+      if (t->prev_fd < 0) rc = STRATA_ERR_TIMEOUT;
     }
   }
   close(lfd);

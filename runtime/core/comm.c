@@ -281,9 +281,12 @@ static strata_comm_t comm_alloc(strata_context_t *x, int rank, int nranks, int *
   return c;
 }
 
-/* Staging segment for node plans: comm rank 0 creates it, the others attach.
- * sync(): a barrier among the communicator's ranks. */
-static strata_result_t node_seg_setup(strata_comm_t c, strata_result_t (*sync)(void *), void *arg) {
+/* Staging segment for node plans: comm rank 0 creates it (smaller slots if /dev/shm is
+ * short), the others attach. sync(): a barrier among the communicator's ranks; agree(): an
+ * AND of every rank's flag. Without the segment everywhere, node plans are off for this
+ * communicator on every rank (point-to-point plans over the shm transport run instead). */
+static strata_result_t node_seg_setup(strata_comm_t c, strata_result_t (*sync)(void *),
+                                      strata_result_t (*agree)(void *, int *), void *arg) {
   const strata_config_t *cfg = strata_config();
   strata_result_t rc = STRATA_SUCCESS, rc2;
   if (!c->all_local || !c->ctx->shm || c->nranks < 2) {
@@ -300,14 +303,27 @@ static strata_result_t node_seg_setup(strata_comm_t c, strata_result_t (*sync)(v
   rc2 = sync(arg);
   if (rc2 != STRATA_SUCCESS) return rc2;
   if (c->rank != 0) rc = strata_nseg_attach(&c->node, name, c->nranks, cfg->node_nbuf, cfg->node_chunk);
-  rc2 = sync(arg);
+  int ok = rc == STRATA_SUCCESS;
+  rc2 = agree(arg, &ok);
   if (c->rank == 0) strata_nseg_unlink(&c->node);
   if (rc2 != STRATA_SUCCESS) return rc2;
-  if (rc != STRATA_SUCCESS) {
-    /* node plans need every rank attached; without the segment only p2p plans run. The
-     * decision must be the same everywhere, so a failure here is an error. */
-    SLOG_WARN("rank %d could not map the node staging segment: %s", c->rank, strata_result_string(rc));
+  if (!ok) {
+    if (c->rank == 0)
+      SLOG_WARN("communicator of %d ranks on %s: no node staging segment (/dev/shm too small?): shared-memory "
+                "collectives off, point-to-point plans instead", c->nranks, c->ctx->hostname);
+    strata_nseg_destroy(&c->node);
   }
+  return STRATA_SUCCESS;
+}
+
+static strata_result_t oob_agree(void *o, int *ok) {
+  strata_oob_t *oob = o;
+  int *all = calloc((size_t)oob->nranks, sizeof *all);
+  if (!all) return STRATA_ERR_SYSTEM;
+  all[oob->rank] = *ok;
+  strata_result_t rc = oob->allgather(oob, all, sizeof *all);
+  for (int r = 0; r < oob->nranks; r++) *ok &= all[r] != 0;
+  free(all);
   return rc;
 }
 
@@ -367,7 +383,7 @@ strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata
   strata_comm_t c = comm_alloc(x, oob->rank, oob->nranks, NULL, 0);
   ctx_release(x); /* the communicator holds it now */
   if (!c) { oob->destroy(oob); return STRATA_ERR_SYSTEM; }
-  rc = node_seg_setup(c, oob_sync, oob);
+  rc = node_seg_setup(c, oob_sync, oob_agree, oob);
   oob->destroy(oob);
   if (rc == STRATA_SUCCESS) rc = tuner_setup(c);
   if (rc != STRATA_SUCCESS) { strata_comm_destroy(c); return rc; }
@@ -397,6 +413,14 @@ strata_result_t strata_comm_init_mpi(strata_comm_t *comm, MPI_Comm mpi_comm) {
 static strata_result_t comm_sync(void *arg) {
   return strata_coll_run(STRATA_COLL_BARRIER, NULL, NULL, 0, STRATA_INT8, STRATA_SUM, 0, (strata_comm_t)arg,
                          NULL, STRATA_ALGO_DISSEMINATION);
+}
+
+static strata_result_t comm_agree(void *arg, int *ok) {
+  int32_t x = *ok ? 1 : 0, y = 0;
+  strata_result_t rc = strata_coll_run(STRATA_COLL_ALLREDUCE, &x, &y, 1, STRATA_INT32, STRATA_MIN, 0,
+                                       (strata_comm_t)arg, NULL, STRATA_ALGO_RECURSIVE_DOUBLING);
+  *ok = rc == STRATA_SUCCESS && y == 1;
+  return rc;
 }
 
 strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata_comm_t *newcomm) {
@@ -444,7 +468,7 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
   strata_comm_t c = comm_alloc(comm->ctx, myrank, n, world, id);
   if (!c) { free(world); return STRATA_ERR_SYSTEM; }
   strata_comm_id_take(comm, id);
-  rc = node_seg_setup(c, comm_sync, c);
+  rc = node_seg_setup(c, comm_sync, comm_agree, c);
   if (rc == STRATA_SUCCESS) rc = tuner_setup(c);
   if (rc != STRATA_SUCCESS) { strata_comm_destroy(c); return rc; }
   SLOG_INFO("split: color %d key %d -> rank %d of %d (comm id %u)", color, key, myrank, n, c->id);

@@ -191,6 +191,66 @@ static void suite(strata_comm_t comm, int full, int quick) {
   }
 }
 
+/* Randomized differential stress (--stress SEED SECONDS): every rank draws the same calls
+ * from the seed (collective, algorithm auto or forced, dtype, op, count 0..64 MiB with odd
+ * and unaligned sizes, in place or not, root, blocking or not) and one() checks each
+ * element against the independent reference. A failure names the seed and the call's
+ * index; --stress SEED SECONDS --from K replays from call K. */
+static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static void stress(strata_comm_t comm, uint64_t seed, double seconds, long from) {
+  uint64_t st = seed;
+  double t0 = MPI_Wtime();
+  long k = 0;
+  for (;; k++) {
+    int stop = 0;
+    if (me == 0) stop = MPI_Wtime() - t0 > seconds;
+    MPI_Bcast(&stop, 1, MPI_INT, 0, MPI_COMM_WORLD); /* every rank makes the same number of calls */
+    if (stop) break;
+    int coll = (int)(rng_next(&st) % STRATA_NUM_COLLS);
+    strata_algo_t algos[16];
+    int na = strata_algo_list((strata_coll_t)coll, algos, 16);
+    strata_algo_t algo = STRATA_ALGO_AUTO;
+    if (rng_next(&st) % 3) algo = algos[rng_next(&st) % (unsigned)na];
+    if (algo != STRATA_ALGO_AUTO && strata_tuner_cost(&comm->tuner, (strata_coll_t)coll, algo, 1024) > 1e29)
+      algo = STRATA_ALGO_AUTO; /* cannot run here (a node plan across hosts) */
+    int reducing = coll == STRATA_COLL_ALLREDUCE || coll == STRATA_COLL_REDUCE || coll == STRATA_COLL_REDUCE_SCATTER;
+    int dt = (int)(rng_next(&st) % STRATA_NUM_DTYPES);
+    int op = reducing ? (int)(rng_next(&st) % STRATA_NUM_OPS) : STRATA_SUM;
+    size_t es = strata_dtype_size((strata_dtype_t)dt);
+    /* bytes per rank buffer: log-uniform from 0 to 64 MiB, then an odd count */
+    int lg = (int)(rng_next(&st) % 27);
+    size_t bytes = lg == 0 ? 0 : ((size_t)1 << lg) + rng_next(&st) % ((size_t)1 << lg);
+    if (bytes > ((size_t)64 << 20)) bytes = (size_t)64 << 20;
+    size_t n = bytes / es;
+    if (n && rng_next(&st) % 2) n |= 1;
+    if (coll == STRATA_COLL_ALLGATHER || coll == STRATA_COLL_REDUCE_SCATTER || coll == STRATA_COLL_ALLTOALL)
+      n /= (size_t)P; /* the per-rank count: the whole buffer stays within 64 MiB */
+    if (coll == STRATA_COLL_BARRIER) n = 0;
+    int inplace = coll != STRATA_COLL_ALLTOALL && coll != STRATA_COLL_BARRIER && rng_next(&st) % 2;
+    int root = (int)(rng_next(&st) % (unsigned)P);
+    int nb = (int)(rng_next(&st) % 3 == 0);
+    if (k < from) continue;
+    int before = errors;
+    one(comm, (strata_coll_t)coll, algo, dt, op, n, inplace, root, nb);
+    if (errors != before)
+      printf("[rank %d] stress seed %llu call %ld: %s/%s n=%zu dt=%s op=%s inplace=%d root=%d nb=%d  (replay: --stress %llu "
+             "SECONDS --from %ld)\n", me, (unsigned long long)seed, k, strata_coll_name((strata_coll_t)coll),
+             strata_algo_name(algo), n, strata_dtype_name((strata_dtype_t)dt), strata_op_name((strata_op_t)op), inplace,
+             root, nb, (unsigned long long)seed, k);
+    int any = 0;
+    MPI_Allreduce(&errors, &any, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (any) break; /* the first failing call is the one to replay */
+  }
+  if (me == 0) printf("stress: seed %llu, %ld calls in %.1f s on %d ranks\n", (unsigned long long)seed, k,
+                      MPI_Wtime() - t0, P);
+}
+
 /* Stream ordering: the input is written on the stream right before the call (an
  * asynchronous copy queued on the same stream); the result must see it. */
 static void stream_order_test(strata_comm_t comm) {
@@ -295,11 +355,19 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const char *how = "mpi";
   int full = 0, quick = 0, expect_sites = 0;
+  long stress_from = 0;
+  double stress_s = 0;
+  unsigned long long stress_seed = 0;
   const char *expect_path = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--expect-sites") && i + 1 < argc) expect_sites = atoi(argv[++i]);
     if (!strcmp(argv[i], "--init") && i + 1 < argc) how = argv[++i];
     else if (!strcmp(argv[i], "--full")) full = 1;
+    else if (!strcmp(argv[i], "--stress") && i + 2 < argc) {
+      stress_seed = strtoull(argv[i + 1], NULL, 0);
+      stress_s = atof(argv[i + 2]);
+      i += 2;
+    } else if (!strcmp(argv[i], "--from") && i + 1 < argc) stress_from = atol(argv[++i]);
     else if (!strcmp(argv[i], "--quick")) quick = 1;
     else if (!strcmp(argv[i], "--device")) use_dev = 1;
     else if (!strcmp(argv[i], "--stream")) use_dev = use_stream = 1;
@@ -309,7 +377,13 @@ int main(int argc, char **argv) {
     int avail = 0;
     const char *dname = "none";
     strata_device_available(&avail, &dname);
-    if (!avail) { /* ctest SKIP_RETURN_CODE */
+    const char *want = getenv("STRATA_DEVICE");
+    if (!avail && want && !strcmp(want, "emulated")) { /* asked for and not there: a failure, not a skip */
+      if (me == 0) printf("FAIL: STRATA_DEVICE=emulated but the emulated device is not available\n");
+      MPI_Finalize();
+      return 1;
+    }
+    if (!avail) { /* ctest SKIP_RETURN_CODE: the one reason to skip is "no GPU" */
       if (me == 0) printf("skipped: no GPU (and STRATA_DEVICE is not 'emulated')\n");
       MPI_Finalize();
       return 77;
@@ -323,7 +397,10 @@ int main(int argc, char **argv) {
           expect_sites);
     if (me == 0) printf("fabric: %d site(s) from %s, %u hosts\n", f->nsites, f->site_source, comm->ctx->nhosts);
   }
-  if (comm) {
+  if (comm && stress_s > 0) {
+    stress(comm, stress_seed, stress_s, stress_from);
+    CHECK(strata_comm_destroy(comm) == STRATA_SUCCESS, "destroy");
+  } else if (comm) {
     bad_input(comm);
     suite(comm, full, quick);
     if (use_dev) {

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../runtime/core/comm.h"
 #include "strata.h"
 #include "strata_mpi.h"
 
@@ -86,14 +87,10 @@ static void mode_ids(strata_comm_t w, int cycles) {
     CHECK(rc == STRATA_SUCCESS, "split %d: %s", c, strata_result_string(rc));
     if (rc != STRATA_SUCCESS) return;
     CHECK((color < 0) == (s == NULL), "split %d: color %d gave %p", c, color, (void *)s);
-    if (c == cycles - 1 || c == cycles - 2) {
-      if (s && !newest) newest = s;
-      else if (s) strata_comm_destroy(s);
-    } else if (s) {
-      strata_comm_destroy(s);
-    }
+    if (c == cycles - 1 && s) newest = s;
+    else if (s) strata_comm_destroy(s);
   }
-  if (!newest) { /* the last two cycles: a real communicator for everyone */
+  if (!newest) { /* the last cycle had color < 0: one more */
     CHECK(strata_comm_split(w, me % 2, -me, &newest) == STRATA_SUCCESS, "last split");
   }
   int nsize = 0, nrank = -1;
@@ -116,11 +113,19 @@ static void mode_ids(strata_comm_t w, int cycles) {
   CHECK(nm == nsize, "newest has %d members, %d found", nsize, nm);
   int world_ranks[64];
   for (int r = 0; r < P; r++) world_ranks[r] = r;
+  /* line the two call sequences up (white box: the seq numbers), so that a communicator id
+   * that aliased the world's in the tag would make their messages collide */
+  while (newest->seq < 8) strata_barrier(newest); /* every group's newest at seq 8 (groups differ) */
+  while (((w->seq - newest->seq) & 0x3ffu) != 0) strata_barrier(w); /* the world: the same everywhere */
+  if (me == 0) printf("ids: newest communicator id %u (world %u), seq %u / %u\n", newest->id, w->id, newest->seq, w->seq);
   /* concurrent allreduces on both, many in flight, every element checked */
   enum { N = 70001, K = 6 };
   float *a[K], *b[K];
   strata_request_t q[K];
-  for (int k = 0; k < K; k++) {
+  /* communicators are independent: odd ranks post the newest's calls first, even ranks the
+   * world's, so matching by arrival order cannot hide an aliased tag */
+  for (int j = 0; j < K; j++) {
+    int k = me % 2 ? (j < K / 2 ? 2 * j + 1 : 2 * (j - K / 2)) : j;
     a[k] = malloc(N * sizeof(float));
     b[k] = malloc(N * sizeof(float));
     fill(a[k], N, me, k);
@@ -151,9 +156,13 @@ static void mode_fail(strata_comm_t w) {
   strata_result_t r2 = strata_allgather(a, b, n2, STRATA_FLOAT32, s);
   strata_result_t r1 = strata_wait(q1);
   CHECK(r2 != STRATA_SUCCESS, "mismatched allgather succeeded");
+  /* the call in flight beside it fails with it (it may have finished first on some ranks) */
+  CHECK(r1 != STRATA_SUCCESS || me != 0, "the call in flight on the failed communicator succeeded on rank 0");
   /* after a failure every later call on it fails at once */
+  double t3 = now();
   strata_result_t r3 = strata_allreduce(a, b, 16, STRATA_FLOAT32, STRATA_SUM, s);
   CHECK(r3 != STRATA_SUCCESS, "a call after the failure succeeded");
+  CHECK(now() - t3 < 0.5, "a call after the failure took %.2f s to fail", now() - t3);
   if (me == 0) printf("fail: mismatched call -> %s, the call before it -> %s, a later call -> %s\n",
                       strata_result_string(r2), strata_result_string(r1), strata_result_string(r3));
   (void)r1;

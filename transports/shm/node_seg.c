@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../../runtime/core/log.h"
+#include "shm_file.h"
 
 #define NSEG_MAGIC 0x5354524154414e53ull /* "STRATANS" */
 
@@ -42,64 +43,65 @@ strata_result_t strata_nseg_init_private(strata_node_seg_t *s, int nranks, int n
   return STRATA_SUCCESS;
 }
 
+/* Header: magic, then the geometry the creator settled on (attachers take it from here). */
+typedef struct nseg_hdr {
+  uint64_t magic;
+  uint64_t nranks, nbuf, chunk;
+} nseg_hdr_t;
+
 strata_result_t strata_nseg_create(strata_node_seg_t *s, const char *name, int nranks, int nbuf,
                                    size_t chunk) {
-  memset(s, 0, sizeof *s);
-  layout(s, nranks, nbuf, chunk);
-  snprintf(s->name, sizeof s->name, "%s", name);
-  int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-  if (fd < 0) {
-    SLOG_WARN("shm_open(%s) failed: %s", name, strerror(errno));
-    return STRATA_ERR_SYSTEM;
-  }
-  if (ftruncate(fd, (off_t)s->size) != 0) {
-    SLOG_WARN("ftruncate(%s, %zu) failed: %s (is /dev/shm large enough?)", name, s->size,
-              strerror(errno));
-    close(fd);
-    shm_unlink(name);
-    return STRATA_ERR_SYSTEM;
-  }
-  s->base = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
-  if (s->base == MAP_FAILED) {
-    s->base = NULL;
-    shm_unlink(name);
-    SLOG_WARN("mmap of %zu bytes failed: %s", s->size, strerror(errno));
-    return STRATA_ERR_SYSTEM;
+  /* pages reserved up front (posix_fallocate): a short /dev/shm is an error here, never a
+   * SIGBUS later. Short of space, try smaller slots, down to 16 KiB. */
+  int err = 0;
+  for (size_t ch = chunk;; ch /= 2) {
+    memset(s, 0, sizeof *s);
+    layout(s, nranks, nbuf, ch);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->base = strata_shm_file_create(name, s->size, &err);
+    if (s->base) {
+      if (ch != chunk)
+        SLOG_WARN("node segment: /dev/shm is short of space: staging slots of %zu KiB instead of %zu KiB",
+                  ch >> 10, chunk >> 10);
+      break;
+    }
+    if ((err != ENOSPC && err != ENOMEM && err != EFBIG) || ch / 2 < 16384) {
+      SLOG_WARN("node segment %s (%zu bytes): %s (is /dev/shm large enough?)", name, s->size, strerror(err));
+      return STRATA_ERR_SYSTEM;
+    }
   }
   s->shared = 1;
-  *(uint64_t *)s->base = NSEG_MAGIC;
+  nseg_hdr_t *h = (nseg_hdr_t *)s->base;
+  h->nranks = (uint64_t)nranks;
+  h->nbuf = (uint64_t)nbuf;
+  h->chunk = s->chunk;
+  __atomic_store_n(&h->magic, NSEG_MAGIC, __ATOMIC_RELEASE);
   return STRATA_SUCCESS;
 }
 
 strata_result_t strata_nseg_attach(strata_node_seg_t *s, const char *name, int nranks, int nbuf,
                                    size_t chunk) {
+  (void)chunk; /* the creator's choice wins (it may have shrunk it) */
   memset(s, 0, sizeof *s);
-  layout(s, nranks, nbuf, chunk);
-  snprintf(s->name, sizeof s->name, "%s", name);
-  int fd = shm_open(name, O_RDWR, 0600);
-  if (fd < 0) {
-    SLOG_WARN("shm_open(%s) to attach failed: %s", name, strerror(errno));
+  nseg_hdr_t h;
+  if (strata_shm_file_read(name, &h, sizeof h) != 0 || h.magic != NSEG_MAGIC) {
+    SLOG_WARN("shared segment %s is missing or not a Strata segment", name);
     return STRATA_ERR_SYSTEM;
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || (size_t)st.st_size != s->size) {
-    SLOG_WARN("shared segment %s has the wrong size (peers disagree on STRATA_SHM_*?)", name);
-    close(fd);
+  if (h.nranks != (uint64_t)nranks || h.nbuf != (uint64_t)nbuf || h.chunk < 4096 || h.chunk > (1u << 30)) {
+    SLOG_WARN("shared segment %s: %llu ranks x %llu slots, not %d x %d (peers disagree on STRATA_SHM_*?)", name,
+              (unsigned long long)h.nranks, (unsigned long long)h.nbuf, nranks, nbuf);
     return STRATA_ERR_INVALID_USAGE;
   }
-  s->base = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
-  if (s->base == MAP_FAILED) {
-    s->base = NULL;
+  layout(s, nranks, nbuf, (size_t)h.chunk);
+  snprintf(s->name, sizeof s->name, "%s", name);
+  int err = 0;
+  s->base = strata_shm_file_attach(name, s->size, &err);
+  if (!s->base) {
+    SLOG_WARN("shm_open(%s) to attach failed: %s", name, strerror(err));
     return STRATA_ERR_SYSTEM;
   }
   s->shared = 1;
-  if (*(uint64_t *)s->base != NSEG_MAGIC) {
-    SLOG_WARN("shared segment %s is not a Strata segment", name);
-    strata_nseg_destroy(s);
-    return STRATA_ERR_INVALID_USAGE;
-  }
   return STRATA_SUCCESS;
 }
 

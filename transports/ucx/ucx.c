@@ -25,6 +25,7 @@ typedef struct uslot {
   strata_treq_t *r;
   void *ureq;                /* the UCX request while it is outstanding */
   int is_recv;
+  int in_post, fired_in_post; /* the callback may run inside the post itself */
   struct ucx_tp *u;
   struct uslot *next_free;
 } uslot_t;
@@ -33,6 +34,7 @@ typedef struct ucx_tp {
   strata_transport_t base;
   uslot_t *free_slots;
   int broken;        /* a cancelled request UCX would not give back: the transport is failed */
+  uint64_t cancel_deadline;
   ucp_context_h ctx;
   ucp_worker_h worker;
   int me, P;
@@ -163,6 +165,10 @@ static int fail_state(ucs_status_t st) {
 }
 
 static void slot_put(uslot_t *sl) {
+  if (sl->in_post) { /* post_end returns it */
+    sl->fired_in_post = 1;
+    return;
+  }
   sl->r = NULL;
   sl->ureq = NULL;
   sl->next_free = sl->u->free_slots;
@@ -204,6 +210,8 @@ static uslot_t *post_begin(ucx_tp_t *u, strata_treq_t *r, ucp_request_param_t *p
   else if (!(sl = calloc(1, sizeof *sl))) return NULL;
   sl->u = u;
   sl->r = r;
+  sl->in_post = 1;
+  sl->fired_in_post = 0;
   r->state = 0;
   r->peer = peer;
   r->len = len;
@@ -217,6 +225,11 @@ static uslot_t *post_begin(ucx_tp_t *u, strata_treq_t *r, ucp_request_param_t *p
 /* What a post returned: done at once, failed, or a request whose callback will finish r. */
 static strata_result_t post_end(uslot_t *sl, ucs_status_ptr_t s, const char *what, int peer) {
   strata_treq_t *r = sl->r;
+  sl->in_post = 0;
+  if (sl->fired_in_post) { /* completed (and its UCX request freed) inside the post */
+    slot_put(sl);
+    return STRATA_SUCCESS;
+  }
   if (s == NULL) {
     r->state = 1;
     slot_put(sl);
@@ -224,7 +237,7 @@ static strata_result_t post_end(uslot_t *sl, ucs_status_ptr_t s, const char *wha
     SLOG_WARN("ucx: %s world rank %d failed: %s", what, peer, ucs_status_string(UCS_PTR_STATUS(s)));
     slot_put(sl);
     return (strata_result_t)-fail_state(UCS_PTR_STATUS(s));
-  } else if (r->state == 0) { /* the callback may have run inside the post already */
+  } else {
     sl->ureq = s;
     r->tp_data = sl;
   }
@@ -281,13 +294,16 @@ static void ucx_cancel(strata_transport_t *t, strata_treq_t *r) {
   uslot_t *sl = r->tp_data;
   if (r->state != 0 || !sl) return;
   if (sl->is_recv) ucp_request_cancel(u->worker, sl->ureq);
-  uint64_t t0 = ucx_now_ns();
-  while (r->state == 0 && !u->broken && ucx_now_ns() - t0 < UCX_CANCEL_WAIT_NS) ucp_worker_progress(u->worker);
-  if (r->state == 0 && !sl->is_recv) {
+  /* the cancels of one failure share one deadline: a failed call with many requests out
+   * waits UCX_CANCEL_WAIT_NS once, not once per request */
+  uint64_t now = ucx_now_ns();
+  if (now > u->cancel_deadline + UCX_CANCEL_WAIT_NS) u->cancel_deadline = now + UCX_CANCEL_WAIT_NS;
+  while (r->state == 0 && !u->broken && ucx_now_ns() < u->cancel_deadline) ucp_worker_progress(u->worker);
+  if (r->state == 0 && !sl->is_recv && !u->broken) {
     SLOG_INFO("ucx: a cancelled %zu-byte send to world rank %d is not taken: closing that endpoint", r->len, r->peer);
     ep_force_close(u, r->peer);
-    t0 = ucx_now_ns();
-    while (r->state == 0 && ucx_now_ns() - t0 < UCX_CANCEL_WAIT_NS) ucp_worker_progress(u->worker);
+    uint64_t t0 = ucx_now_ns();
+    while (r->state == 0 && ucx_now_ns() - t0 < UCX_CANCEL_WAIT_NS / 10) ucp_worker_progress(u->worker);
   }
   if (r->state == 0) {
     SLOG_WARN("ucx: a cancelled %zu-byte request to world rank %d is still held by UCX: the UCX transport "
@@ -306,7 +322,7 @@ static strata_result_t ucx_alive(strata_transport_t *t, int peer) {
   return STRATA_SUCCESS;
 }
 
-static void close_ep(ucx_tp_t *u, ucp_ep_h ep) {
+static void close_ep(ucx_tp_t *u, ucp_ep_h ep, uint64_t wait_ns) {
   ucp_request_param_t p;
   memset(&p, 0, sizeof p);
   p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
@@ -314,7 +330,7 @@ static void close_ep(ucx_tp_t *u, ucp_ep_h ep) {
   ucs_status_ptr_t s = ucp_ep_close_nbx(ep, &p);
   if (s && !UCS_PTR_IS_ERR(s)) {
     uint64_t t0 = ucx_now_ns();
-    while (ucp_request_check_status(s) == UCS_INPROGRESS && ucx_now_ns() - t0 < UCX_CANCEL_WAIT_NS)
+    while (ucp_request_check_status(s) == UCS_INPROGRESS && ucx_now_ns() - t0 < wait_ns)
       ucp_worker_progress(u->worker);
     ucp_request_free(s);
   }
@@ -333,14 +349,19 @@ static void ep_force_close(ucx_tp_t *u, int peer) {
     u->eps[k].peer = -1;
     *ep_slot(u, moved.peer) = moved;
   }
-  close_ep(u, ep);
+  close_ep(u, ep, UCX_CANCEL_WAIT_NS / 10);
 }
 
 static void ucx_destroy(strata_transport_t *t) {
   ucx_tp_t *u = (ucx_tp_t *)t;
+  /* one deadline for all closes: a failed job's teardown stays bounded */
+  uint64_t dl = ucx_now_ns() + UCX_CANCEL_WAIT_NS;
   if (u->eps)
     for (int i = 0; i < u->eps_cap; i++)
-      if (u->eps[i].peer >= 0) close_ep(u, u->eps[i].ep);
+      if (u->eps[i].peer >= 0) {
+        uint64_t now = ucx_now_ns();
+        close_ep(u, u->eps[i].ep, now < dl ? dl - now : 0);
+      }
   if (u->worker) ucp_worker_destroy(u->worker);
   if (u->ctx) ucp_cleanup(u->ctx);
   free(u->eps);
