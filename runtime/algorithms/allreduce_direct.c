@@ -29,7 +29,7 @@ int strata_algo_allreduce_direct(strata_plan_t *p, const strata_coll_args_t *a) 
       acc = plan_reduce(p, BREF(SB_RECV, (rbo + co) * e), BREF(acc < 0 ? in : SB_RECV, (rbo + co) * e),
                         BREF(SB_SCRATCH, slot), cc, rv, acc, -1);
     }
-    if (a->op == 4 /* AVG */) acc = plan_avg(p, BREF(SB_RECV, (rbo + co) * e), cc, acc, -1, -1);
+    if (a->op == STRATA_AVG) acc = plan_avg(p, BREF(SB_RECV, (rbo + co) * e), cc, acc, -1, -1);
     for (int d = 1; d < P; d++) {
       int q = (r + d) % P;
       size_t qbc = blk_cnt(n, P, q);

@@ -68,7 +68,7 @@ static int level_ag(strata_plan_t *p, const strata_coll_args_t *a, const int *me
 static int top_allreduce(strata_plan_t *p, const strata_coll_args_t *a, const hier_path_t *hp, size_t off,
                          size_t cnt, uint32_t in, uint32_t tag, int start) {
   strata_coll_args_t s = hier_sub_args(a, STRATA_COLL_ALLREDUCE, hp->xtop, hp->ntop, cnt, in == SB_RECV, 0);
-  s.op = a->op == 4 ? 0 : a->op; /* AVG: sum here, divide once at the end */
+  s.op = a->op == STRATA_AVG ? STRATA_SUM : a->op; /* AVG: sum here, divide once at the end */
   strata_plan_t sub;
   strata_algo_t algo = (strata_algo_t)a->hc.top_algo;
   if (algo == STRATA_ALGO_AUTO || algo == STRATA_ALGO_HIERARCHICAL || algo == STRATA_ALGO_SHM)
@@ -144,7 +144,7 @@ static int one_chunk(strata_plan_t *p, const strata_coll_args_t *a, const hier_p
         cur = top_allreduce(p, a, hp, roff[L], rcnt[L], in, hier_tag(ch, PH_N, PH_TOP), cur);
       else if (in != SB_RECV) /* nothing reduced here (one rank per unit, out of place) */
         cur = plan_copy(p, BREF(SB_RECV, roff[L] * e), BREF(in, roff[L] * e), rcnt[L] * e, cur, -1, -1);
-      if (a->op == 4 /* AVG */) cur = plan_avg(p, BREF(SB_RECV, roff[L] * e), rcnt[L], cur, -1, -1);
+      if (a->op == STRATA_AVG) cur = plan_avg(p, BREF(SB_RECV, roff[L] * e), rcnt[L], cur, -1, -1);
     }
   }
   /* back down */

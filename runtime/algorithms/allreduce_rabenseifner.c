@@ -27,7 +27,7 @@ int strata_algo_allreduce_rabenseifner(strata_plan_t *p, const strata_coll_args_
   rh_spec_t rh = {.n = n, .cur_buf = cur, .acc_buf = SB_RECV, .acc_off = 0, .tmp_off = 0,
                   .dep0 = dep0, .tagbase = TAG_RH};
   if (rh_phase(p, a, &f, v, &rh, &last, sends, &ns)) return -1;
-  if (a->op == 4 /* AVG */) {
+  if (a->op == STRATA_AVG) {
     size_t o = velem(&f, n, v), c = velem(&f, n, v + 1) - o;
     last = plan_avg(p, BREF(SB_RECV, o * e), c, last, -1, -1);
   }

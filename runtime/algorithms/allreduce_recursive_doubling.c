@@ -39,7 +39,7 @@ int strata_algo_allreduce_recursive_doubling(strata_plan_t *p, const strata_coll
     cur = SB_RECV;
   }
   (void)last_send;
-  if (a->op == 4 /* AVG */) last = plan_avg(p, BREF(SB_RECV, 0), n, last, -1, -1);
+  if (a->op == STRATA_AVG) last = plan_avg(p, BREF(SB_RECV, 0), n, last, -1, -1);
   if (r < 2 * f.extra) plan_send(p, r - 1, TAG_UNFOLD, BREF(SB_RECV, 0), n * e, last, -1, -1);
   return p->failed ? -1 : 0;
 }

@@ -13,7 +13,7 @@ int strata_algo_allreduce_ring(strata_plan_t *p, const strata_coll_args_t *a) {
                        .final_buf = SB_RECV, .final_off = blk_off(n, P, mod(r + 1, P)) * e,
                        .scratch_off = 0, .tagbase = 0};
   if (ring_rs_phase(p, a, &rs, last, sends)) goto fail;
-  if (a->op == 4 /* STRATA_AVG */) {
+  if (a->op == STRATA_AVG) {
     int fb = mod(r + 1, P);
     size_t fbc = blk_cnt(n, P, fb);
     for (int c = 0; c < nch; c++)

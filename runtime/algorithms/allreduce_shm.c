@@ -7,20 +7,15 @@
  * Every element is combined in rank order by one routine, so all ranks get the same bits. */
 #include "node_util.h"
 
-static size_t slice_min(void) {
-  const char *v = getenv("STRATA_SHM_SLICE_MIN");
-  return v && *v ? (size_t)atoll(v) : (size_t)64 * 1024;
-}
-
 int strata_algo_allreduce_shm(strata_plan_t *p, const strata_coll_args_t *a) {
   const int P = a->nranks, r = a->rank;
   const size_t n = a->count, e = a->esize, bytes = n * e;
   const uint32_t in = IN_BUF(a);
-  const unsigned avg = a->op == 4 ? SF_AVG : 0;
+  const unsigned avg = a->op == STRATA_AVG ? SF_AVG : 0;
   size_t ce = node_chunk_bytes(a, bytes) / e;
   if (ce < 1) ce = 1;
   const int nch = (int)((n + ce - 1) / ce);
-  const int sliced = P > 1 && bytes >= slice_min();
+  const int sliced = P > 1 && bytes >= a->node_slice_min;
   p->node_chunks = (uint32_t)nch;
   p->node_implied = nch == 1 && !sliced;
   for (int c = 0; c < nch; c++) {

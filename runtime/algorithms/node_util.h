@@ -66,13 +66,7 @@ static inline int ndone(strata_plan_t *p, uint32_t chunk) {
  * synchronisation); from pipe_min on, the call is cut into about `pipe` chunks (at least
  * 4 KiB each) so one rank's copy-in overlaps the others' reductions. */
 static inline size_t node_chunk_bytes(const strata_coll_args_t *a, size_t bytes) {
-  static size_t pipe_min, pipe;
-  if (!pipe) {
-    const char *v = getenv("STRATA_SHM_PIPE_MIN"), *w = getenv("STRATA_SHM_PIPE");
-    pipe_min = v && *v ? (size_t)atoll(v) : 32768;
-    pipe = w && *w ? (size_t)atoll(w) : 4;
-    if (pipe < 1) pipe = 1;
-  }
+  const size_t pipe_min = a->node_pipe_min, pipe = a->node_pipe > 0 ? (size_t)a->node_pipe : 1;
   size_t c = a->node_chunk;
   if (bytes <= pipe_min) return bytes < c ? (bytes ? bytes : 1) : c;
   size_t want = bytes / pipe;

@@ -36,7 +36,7 @@ int strata_algo_reduce_binomial(strata_plan_t *p, const strata_coll_args_t *a) {
       cur = accb;
     }
     if (vr == 0) {
-      if (a->op == 4 /* AVG */) plan_avg(p, BREF(SB_RECV, co), cnt, last, -1, -1);
+      if (a->op == STRATA_AVG) plan_avg(p, BREF(SB_RECV, co), cnt, last, -1, -1);
     } else {
       plan_send(p, mod(vr - lowbit + root, P), (uint32_t)c, BREF(cur, co), cnt * e, last, -1, -1);
     }

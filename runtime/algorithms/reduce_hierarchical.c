@@ -35,7 +35,7 @@ int strata_algo_reduce_hierarchical(strata_plan_t *p, const strata_coll_args_t *
     }
     if (root) {
       if (!t.nchild && !a->inplace) dep = plan_copy(p, BREF(SB_RECV, o), cur, b, -1, -1, -1);
-      if (a->op == 4 /* AVG */) plan_avg(p, BREF(SB_RECV, o), cnt, dep, -1, -1);
+      if (a->op == STRATA_AVG) plan_avg(p, BREF(SB_RECV, o), cnt, dep, -1, -1);
     } else {
       sent[c % 2] = plan_send(p, t.parent, (uint32_t)c, cur, b, dep, -1, -1);
     }

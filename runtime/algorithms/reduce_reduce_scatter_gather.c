@@ -22,7 +22,7 @@ int strata_algo_reduce_reduce_scatter_gather(strata_plan_t *p, const strata_coll
   if (!me_root && final_off + blk_cnt(n, P, r) * e > p->scratch_bytes)
     p->scratch_bytes = final_off + blk_cnt(n, P, r) * e;
   size_t bc = blk_cnt(n, P, r);
-  if (a->op == 4 /* AVG */)
+  if (a->op == STRATA_AVG)
     for (int c = 0; c < nch; c++)
       last[c] = plan_avg(p, BREF(rs.final_buf, rs.final_off + blk_off(bc, nch, c) * e),
                          blk_cnt(bc, nch, c), last[c], -1, -1);

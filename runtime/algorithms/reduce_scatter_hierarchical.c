@@ -96,7 +96,7 @@ int strata_algo_reduce_scatter_hierarchical(strata_plan_t *p, const strata_coll_
   /* the result goes to RECV only after every read of SEND block r (in place they alias) */
   int rd = strata_plan_join(p, reads, nreads);
   cur = plan_copy(p, BREF(SB_RECV, 0), BREF(cbuf, coff), mb, cur, rd, -1);
-  if (a->op == 4 /* AVG */) plan_avg(p, BREF(SB_RECV, 0), m, cur, -1, -1);
+  if (a->op == STRATA_AVG) plan_avg(p, BREF(SB_RECV, 0), m, cur, -1, -1);
   p->scratch_bytes = sc;
   free(cnt); free(idx); free(mem); free(start); free(reads);
   return p->failed ? -1 : 0;

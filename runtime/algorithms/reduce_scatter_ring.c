@@ -13,7 +13,7 @@ int strata_algo_reduce_scatter_ring(strata_plan_t *p, const strata_coll_args_t *
   ring_rs_spec_t rs = {.n = n, .k = -1, .nch = nch, .in_buf = SB_SEND, .acc_buf = SB_SCRATCH,
                        .final_buf = SB_RECV, .final_off = 0, .scratch_off = 0, .tagbase = 0};
   int rc_ = ring_rs_phase(p, a, &rs, last, NULL);
-  if (!rc_ && a->op == 4 /* AVG */)
+  if (!rc_ && a->op == STRATA_AVG)
     for (int c = 0; c < nch; c++)
       plan_avg(p, BREF(SB_RECV, blk_off(rc, nch, c) * e), blk_cnt(rc, nch, c), last[c], -1, -1);
   free(last);

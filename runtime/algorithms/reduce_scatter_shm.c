@@ -5,7 +5,7 @@
 int strata_algo_reduce_scatter_shm(strata_plan_t *p, const strata_coll_args_t *a) {
   const int P = a->nranks, r = a->rank;
   const size_t rc = a->count, e = a->esize;
-  const unsigned avg = a->op == 4 ? SF_AVG : 0;
+  const unsigned avg = a->op == STRATA_AVG ? SF_AVG : 0;
   size_t ce = a->node_chunk / ((size_t)P * e); /* elements per block piece */
   size_t want = node_chunk_bytes(a, rc * e * (size_t)P) / ((size_t)P * e);
   if (want < ce) ce = want;

@@ -5,7 +5,7 @@
 int strata_algo_reduce_shm(strata_plan_t *p, const strata_coll_args_t *a) {
   const int r = a->rank, root = a->root;
   const size_t n = a->count, e = a->esize;
-  const unsigned avg = a->op == 4 ? SF_AVG : 0;
+  const unsigned avg = a->op == STRATA_AVG ? SF_AVG : 0;
   size_t ce = node_chunk_bytes(a, n * e) / e;
   if (ce < 1) ce = 1;
   const int nch = (int)((n + ce - 1) / ce);

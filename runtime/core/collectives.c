@@ -85,6 +85,9 @@ static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, siz
                           .dtype = dtype, .op = op, .root = root, .inplace = inplace, .esize = es,
                           .chunk_bytes = cfg->ring_chunk, .node_chunk = comm->node.base ? comm->node.chunk : cfg->node_chunk,
                           .node_nbuf = comm->node.base ? comm->node.nbuf : cfg->node_nbuf,
+                          .node_pipe_min = (size_t)comm->ctx->machine.node_pipe_min,
+                          .node_pipe = comm->ctx->machine.node_pipe,
+                          .node_slice_min = (size_t)comm->ctx->machine.node_slice_min,
                           .hier = comm->hier_units ? &comm->hier : NULL};
   if (algo == STRATA_ALGO_HIERARCHICAL) {
     strata_tuner_hier_cost(&comm->tuner, coll, bytes, &a.hc);

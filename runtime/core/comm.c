@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "log.h"
 #include "topo.h"
+#include "agree.h"
 #include "comm_ids.h"
 #include "handles.h"
 
@@ -208,6 +209,22 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
     x->hostnames[w][63] = 0;
   }
   free(h);
+  /* this host's machine figures: its leader (lowest world rank) derives them, measuring
+   * if nothing is cached; every rank takes its leader's */
+  {
+    strata_machine_t *all = calloc((size_t)P, sizeof *all);
+    if (!all) { free(labels); ctx_release(x); return STRATA_ERR_SYSTEM; }
+    if (x->host_of[me] == (uint32_t)me) strata_machine_derive(&all[me], 1);
+    rc = oob->allgather(oob, all, sizeof *all);
+    if (rc == STRATA_SUCCESS) x->machine = all[x->host_of[me]];
+    free(all);
+    if (rc != STRATA_SUCCESS) { free(labels); ctx_release(x); return rc; }
+    if (x->host_of[me] == (uint32_t)me && strata_log_level_v >= STRATA_LOG_INFO) {
+      char d[320];
+      strata_machine_describe(&x->machine, d, sizeof d);
+      SLOG_INFO("host %s: %s", x->hostname, d);
+    }
+  }
   strata_tp_init_t in = {me, P, x->host_of, x->my_host, key, oob, 0};
   int want_shm = (cfg->transports & STRATA_TRANSPORT_SHM) != 0;
   int want_ucx = (cfg->transports & STRATA_TRANSPORT_UCX) && (nhosts > 1 || !want_shm);
@@ -227,6 +244,7 @@ static strata_result_t ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
   }
   rc = strata_fabric_setup(x, oob, labels);
   free(labels);
+  if (rc == STRATA_SUCCESS) rc = strata_agree_world(x, oob); /* every plan input equal everywhere */
   if (rc != STRATA_SUCCESS) { ctx_release(x); return rc; }
   const char *save = getenv("STRATA_TOPO_SAVE");
   if (save && *save && me == 0) strata_topo_file_write(save, &x->fabric, P, x->hostnames, x->host_of);
@@ -349,8 +367,8 @@ static void densify(int *ids, int n, int *nunits) {
 static strata_result_t tuner_setup(strata_comm_t c) {
   const strata_context_t *x = c->ctx;
   int p2p_shm = c->all_local && x->shm;
-  strata_tuner_init(&c->tuner, c->nranks, c->node.base != NULL && c->nranks > 1, p2p_shm,
-                    c->all_local && x->oversubscribed);
+  strata_tuner_init_machine(&c->tuner, c->nranks, c->node.base != NULL && c->nranks > 1, p2p_shm,
+                            c->all_local && x->oversubscribed, &x->machine);
   if (c->all_local) return STRATA_SUCCESS;
   const int P = c->nranks;
   c->hier_units = malloc(2 * (size_t)P * sizeof *c->hier_units);
@@ -371,8 +389,7 @@ static strata_result_t tuner_setup(strata_comm_t c) {
     al[l] = x->fabric.lvl[l].alpha;
     bw[l] = x->fabric.lvl[l].bw;
   }
-  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  strata_tuner_set_topo(&c->tuner, &c->hier, al, bw, ncpu > 0 ? (double)x->machine_ranks / (double)ncpu : 1.0);
+  strata_tuner_set_topo(&c->tuner, &c->hier, al, bw, x->cpu_over);
   return STRATA_SUCCESS;
 }
 
@@ -434,13 +451,20 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
   uint32_t id = 0;
   strata_result_t rc = strata_comm_id_agree(comm, &id);
   if (rc != STRATA_SUCCESS) return rc;
-  int32_t mine[4] = {color < 0 ? -1 : color, key, comm->rank, 0};
+  int32_t mine[4] = {color < 0 ? -1 : color, key, comm->rank, (int32_t)(uint32_t)(comm->ctx->digest ^ (comm->ctx->digest >> 32))};
   int32_t *all = malloc((size_t)P * sizeof mine);
   if (!all) return STRATA_ERR_SYSTEM;
   memcpy(all + 4 * comm->rank, mine, sizeof mine);
   rc = strata_coll_run(STRATA_COLL_ALLGATHER, all + 4 * comm->rank, all, 4, STRATA_INT32, STRATA_SUM, 0, comm,
                        NULL, STRATA_ALGO_AUTO);
   if (rc != STRATA_SUCCESS) { free(all); return rc; }
+  for (int r = 0; r < P; r++)
+    if (all[4 * r + 3] != mine[3]) { /* the plan inputs changed on some rank since init */
+      SLOG_WARN("strata_comm_split: rank %d and rank %d of the parent plan with different inputs (STRATA_* "
+                "settings differ); no communicator is made", r, comm->rank);
+      free(all);
+      return STRATA_ERR_INVALID_USAGE;
+    }
   if (color < 0) { free(all); return STRATA_SUCCESS; } /* no id used up */
   int n = 0, myrank = 0;
   for (int r = 0; r < P; r++) n += all[4 * r] == color;

@@ -7,6 +7,7 @@
 #include "../../transports/shm/node_seg.h"
 #include "../../transports/transport.h"
 #include "../engine/plan.h"
+#include "../tuner/machine.h"
 #include "../tuner/tuner.h"
 #include "config.h"
 #include "fabric.h"
@@ -29,6 +30,9 @@ typedef struct strata_context {
   char (*hostnames)[64];        /* per world rank (strata_info, STRATA_TOPO_SAVE) */
   uint8_t comm_id_used[STRATA_COMM_ID_LIMIT]; /* ids of live (or failed) comms here */
   char hostname[64];
+  strata_machine_t machine;     /* this host's figures, as its leader derived them */
+  uint64_t digest;              /* of every plan-choice input (agree.c), equal on all ranks */
+  double cpu_over;              /* ranks per core, the largest over the job's machines (agreed) */
 } strata_context_t;
 
 typedef struct plan_cache_entry {

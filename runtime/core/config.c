@@ -153,6 +153,10 @@ static void cfg_load(void) {
   cfg.dev_chunk = (size_t)env_long("STRATA_DEV_CHUNK", 2 << 20, 4096, 1L << 30);
   cfg.dev_chunk = (cfg.dev_chunk + 63) & ~(size_t)63;
   cfg.nccl = (int)env_long("STRATA_NCCL", 0, 0, 1);
+  cfg.shm_pipe_min = env_long("STRATA_SHM_PIPE_MIN", -1, 0, 1L << 40);
+  cfg.shm_pipe = (int)env_long("STRATA_SHM_PIPE", 4, 1, 64);
+  cfg.shm_slice_min = env_long("STRATA_SHM_SLICE_MIN", -1, 0, 1L << 40);
+  cfg.shm_stream_min = env_long("STRATA_SHM_STREAM_MIN", -1, 0, 1L << 40);
 }
 
 const strata_config_t *strata_config(void) {

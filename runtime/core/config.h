@@ -27,6 +27,11 @@ typedef struct strata_config {
   int dev_path;              /* STRATA_DEV_PATH: 0 auto, 1 ipc (direct kernels), 2 staged through host */
   size_t dev_chunk;          /* STRATA_DEV_CHUNK bytes per staging pipeline chunk */
   int nccl;                  /* STRATA_NCCL=1: node level through NCCL when it loads */
+  /* machine-dependent thresholds: set by env, else derived on the machine (runtime/tuner/derive.c) */
+  int64_t shm_pipe_min;      /* STRATA_SHM_PIPE_MIN (-1: derive) */
+  int shm_pipe;              /* STRATA_SHM_PIPE pipeline chunks of a node call */
+  int64_t shm_slice_min;     /* STRATA_SHM_SLICE_MIN (-1: derive) */
+  int64_t shm_stream_min;    /* STRATA_SHM_STREAM_MIN (-1: derive) */
 } strata_config_t;
 
 const strata_config_t *strata_config(void);

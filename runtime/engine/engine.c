@@ -171,15 +171,6 @@ static inline int node_slot_index(const struct strata_comm *c, uint64_t v) {
   return (int)((v - 1) % (uint64_t)c->node.nbuf);
 }
 
-static size_t node_stream_min(void) {
-  static size_t v;
-  if (!v) {
-    const char *e = getenv("STRATA_SHM_STREAM_MIN");
-    v = e && *e ? (size_t)atoll(e) : (size_t)8192;
-  }
-  return v;
-}
-
 static int run_nput(struct strata_request *req, const strata_step_t *s) {
   struct strata_comm *c = req->comm;
   const strata_node_seg_t *seg = &c->node;
@@ -196,7 +187,7 @@ static int run_nput(struct strata_request *req, const strata_step_t *s) {
   if (s->n) {
     /* large pieces go to memory with streaming stores: the reader then streams them from
      * DRAM instead of pulling every line out of this core's cache */
-    int stream = s->n >= node_stream_min();
+    int stream = s->n >= c->ctx->machine.stream_min; /* derived on the machine (tuner/machine.c) */
     for (int k = 0; k < (s->nrep ? s->nrep : 1); k++) {
       if (stream) strata_kernel_copy_stream(dst + (size_t)k * s->dstride, src + (size_t)k * s->sstride, s->n);
       else memcpy(dst + (size_t)k * s->dstride, src + (size_t)k * s->sstride, s->n);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../core/coll.h"
+#include "strata.h"
 
 enum strata_buf {
   SB_NONE = 0,
@@ -84,12 +85,19 @@ typedef struct strata_coll_args {
   int rank, nranks;
   size_t count; /* allreduce/broadcast/reduce: count; allgather: sendcount;
                    reduce_scatter: recvcount; alltoall: count per peer */
-  int dtype, op, root;
+  strata_dtype_t dtype;
+  strata_op_t op;
+  int root;
   int inplace;
   size_t esize;
   size_t chunk_bytes; /* pipeline chunk for point-to-point plans */
   size_t node_chunk;  /* bytes per staging slot (node plans) */
   int node_nbuf;      /* staging slots per rank (node plans) */
+  /* builder thresholds: tuner inputs (every rank agrees on them, runtime/core/agree.c), so a
+   * plan is a pure function of its arguments */
+  size_t node_pipe_min; /* node plans: from this size on, cut the call into node_pipe chunks */
+  int node_pipe;
+  size_t node_slice_min; /* node allreduce: sliced (parallel) reduction from this size */
   const strata_hier_t *hier;  /* NULL: no topology beyond "one host or not" */
   strata_hier_choice_t hc;    /* hierarchical plans only */
 } strata_coll_args_t;

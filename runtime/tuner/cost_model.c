@@ -19,6 +19,11 @@ static double envd(const char *name, double def) {
 }
 
 void strata_tuner_init(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm, int oversubscribed) {
+  strata_tuner_init_machine(t, nranks, node_ok, p2p_shm, oversubscribed, NULL);
+}
+
+void strata_tuner_init_machine(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm, int oversubscribed,
+                               const strata_machine_t *m) {
   memset(t, 0, sizeof *t);
   t->nranks = nranks;
   t->node_ok = node_ok;
@@ -34,9 +39,11 @@ void strata_tuner_init(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm, 
     t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 3.0) * 1e9);
     t->eager = 8192;
   }
-  t->node_alpha = envd("STRATA_COST_NODE_ALPHA_US", 0.12) * 1e-6;
-  t->node_beta = 1.0 / (envd("STRATA_COST_NODE_BW_GBS", 16.0) * 1e9);
-  t->gamma = 1.0 / (envd("STRATA_COST_REDUCE_GBS", 12.0) * 1e9);
+  /* node figures: measured on this machine when m is given (tuner/machine.c), else the
+   * development VM's; STRATA_COST_NODE_* win */
+  t->node_alpha = envd("STRATA_COST_NODE_ALPHA_US", m && m->calibrated ? m->node_alpha * 1e6 : 0.12) * 1e-6;
+  t->node_beta = 1.0 / (envd("STRATA_COST_NODE_BW_GBS", m && m->calibrated ? m->node_bw * 1e-9 : 16.0) * 1e9);
+  t->gamma = 1.0 / (envd("STRATA_COST_REDUCE_GBS", m && m->calibrated ? m->reduce_bw * 1e-9 : 12.0) * 1e9);
   if (oversubscribed) {
     /* a round that needs a peer costs a trip through the scheduler (measured: 4 ranks on 2
      * cores take ~4 us for an 8-byte allreduce that takes 0.15 us on 2) */

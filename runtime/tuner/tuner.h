@@ -8,6 +8,7 @@
 
 #include "../core/coll.h"
 #include "../engine/plan.h"
+#include "machine.h"
 
 /* Which level a communication pattern crosses and how many of its flows share the busiest
  * host NIC and site uplink (per rank's message). */
@@ -42,6 +43,9 @@ typedef struct strata_tuner {
  * oversubscribed: more ranks than cores on this host: every synchronisation round waits for
  * a peer to be scheduled. */
 void strata_tuner_init(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm, int oversubscribed);
+/* The same with this machine's measured node figures (NULL: the defaults). */
+void strata_tuner_init_machine(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm, int oversubscribed,
+                               const strata_machine_t *m);
 /* Estimated seconds for algorithm a; a huge value when a does not apply. `bytes` is the
  * nccl-tests size: allgather the gathered total, reduce_scatter and alltoall the send total. */
 double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes);

@@ -10,6 +10,8 @@
  *              every later call on it; the world goes on
  *   lifecycle  a request released by strata_test may not be waited on again; destroying
  *              a communicator with requests held invalidates their handles
+ *   mismatch   ranks launched with different STRATA_* settings: init fails on every rank
+ *              with STRATA_ERR_INVALID_USAGE, naming the rank and the variable
  *   silence    with STRATA_TIMEOUT_MS=100 a healthy allreduce that takes seconds
  *              succeeds; a rank silent for 2 s makes its peers time out
  * Usage: mpirun -np P test_hardening MODE [N] */
@@ -256,7 +258,18 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const char *mode = argc > 1 ? argv[1] : "leave";
   strata_comm_t w = NULL;
+  double ti = now();
   strata_result_t rc = strata_comm_init_mpi(&w, MPI_COMM_WORLD);
+  if (!strcmp(mode, "mismatch")) { /* launched with different STRATA_* settings on some ranks */
+    CHECK(rc == STRATA_ERR_INVALID_USAGE, "init with mismatched settings: %s", strata_result_string(rc));
+    CHECK(now() - ti < 10, "init took %.1f s to refuse", now() - ti);
+    if (rc == STRATA_SUCCESS) strata_comm_destroy(w);
+    int all = 0;
+    MPI_Allreduce(&errors, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (me == 0) printf("mismatch: init refused on every rank: %s\n", all ? "no" : "yes");
+    MPI_Finalize();
+    return all ? 1 : 0;
+  }
   if (rc != STRATA_SUCCESS) {
     printf("[rank %d] init: %s\n", me, strata_result_string(rc));
     MPI_Abort(MPI_COMM_WORLD, 2);

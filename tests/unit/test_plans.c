@@ -123,7 +123,7 @@ static int run_case(world_t *w, strata_coll_t coll, strata_algo_t algo, int dt, 
   if (inplace && coll == STRATA_COLL_BARRIER) return 0;
   {
     strata_coll_args_t probe = {.coll = coll, .nranks = P, .esize = es, .node_chunk = w->seg.chunk,
-                                .hier = &g_hier};
+                                .node_pipe_min = 32768, .node_pipe = 4, .node_slice_min = 65536, .hier = &g_hier};
     if (!strata_algo_fits(&probe, algo)) return 0;
   }
   runs++;
@@ -133,9 +133,10 @@ static int run_case(world_t *w, strata_coll_t coll, strata_algo_t algo, int dt, 
   size_t sn = send_elems(coll, count, P), rn = recv_elems(coll, count, P);
   int ok = 1;
   for (int r = 0; r < P; r++) {
-    strata_coll_args_t a = {.coll = coll, .rank = r, .nranks = P, .count = count, .dtype = dt,
-                            .op = op, .root = root, .inplace = inplace, .esize = es,
+    strata_coll_args_t a = {.coll = coll, .rank = r, .nranks = P, .count = count, .dtype = (strata_dtype_t)dt,
+                            .op = (strata_op_t)op, .root = root, .inplace = inplace, .esize = es,
                             .chunk_bytes = chunk, .node_chunk = w->seg.chunk, .node_nbuf = w->seg.nbuf,
+                            .node_pipe_min = 32768, .node_pipe = 4, .node_slice_min = 65536,
                             .hier = &g_hier, .hc = g_hc};
     if (coll == STRATA_COLL_BROADCAST || coll == STRATA_COLL_REDUCE) a.inplace = inplace && r == root;
     if (strata_plan_build(&plans[r], &a, algo)) {
