@@ -19,6 +19,15 @@ typedef struct strata_uid {
 
 #define STRATA_UID_MAGIC 0x53545241u
 
+/* What a rank says to the root (the wire format; tests forge it to play strangers). */
+typedef struct hello {
+  uint32_t magic;
+  int32_t rank, nranks;
+  uint32_t ipv4;     /* where its ring predecessor can reach it, network order */
+  uint16_t port, pad;
+  uint64_t nonce;    /* the job's, from the unique id */
+} hello_t;
+
 /* Start a root (a listener thread that introduces ranks) on addr:port (port 0: any);
  * fills the id with the address ranks should connect to. */
 strata_result_t strata_bootstrap_root_start(uint32_t ipv4_bind, uint16_t port, strata_uid_t *uid);

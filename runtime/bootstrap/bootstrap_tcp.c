@@ -21,14 +21,6 @@
 #include "../engine/engine.h"
 #include "bootstrap.h"
 
-typedef struct hello {
-  uint32_t magic;
-  int32_t rank, nranks;
-  uint32_t ipv4;
-  uint16_t port, pad;
-  uint64_t nonce;
-} hello_t;
-
 typedef struct reply {
   uint32_t magic;
   uint32_t next_ipv4;
@@ -87,7 +79,8 @@ static strata_result_t send_all(int fd, const void *b, size_t n, uint64_t dl) { 
 static strata_result_t recv_all(int fd, void *b, size_t n, uint64_t dl) { return xfer(fd, NULL, 0, fd, b, n, dl); }
 
 static int listen_on(uint32_t ipv4, uint16_t port, uint16_t *bound) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* nonblocking: an accept after a poll never blocks past a deadline */
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -116,7 +109,7 @@ static int accept_dl(int lfd, uint64_t dl) {
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       return fd;
     }
-    if (errno != EINTR && errno != ECONNABORTED) return -1;
+    if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN && errno != EWOULDBLOCK) return -1;
   }
 }
 
@@ -265,8 +258,10 @@ static void *root_main(void *p) {
     pf[0].fd = ra->lfd;
     pf[0].events = POLLIN;
     for (int i = 0; i < n; i++) { pf[i + 1].fd = c[i].fd; pf[i + 1].events = POLLIN; pf[i + 1].revents = 0; }
+    pf[0].revents = 0;
     int k = poll(pf, (nfds_t)n + 1, wait_ms);
     if (k < 0 && errno != EINTR) goto out;
+    if (k < 0) continue; /* EINTR: the revents are not meaningful */
     now = strata_now_ns();
     /* existing connections first (their indices are stable until the sweep below) */
     for (int i = 0; i < n; i++) {
@@ -302,7 +297,7 @@ static void *root_main(void *p) {
               x->group = g;
               x->rank = x->h.rank;
               npending--;
-              if (groups[g].count == groups[g].nranks) done_group = g;
+              if (groups[g].count == groups[g].nranks) done_group = g; /* checked again after the pass */
             }
           }
         }
@@ -331,6 +326,8 @@ static void *root_main(void *p) {
     for (int i = 0; i < n; i++)
       if (c[i].fd >= 0) c[m++] = c[i];
     n = m;
+    /* a rank of the filled group may have dropped later in the same pass */
+    if (done_group >= 0 && groups[done_group].count != groups[done_group].nranks) done_group = -1;
     if (done_group >= 0) break;
     if (pf[0].revents & POLLIN) {
       int fd = accept4(ra->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -370,12 +367,13 @@ static void *root_main(void *p) {
     hello_t *by_rank = calloc((size_t)g->nranks, sizeof *by_rank);
     int *fd_of = malloc((size_t)g->nranks * sizeof *fd_of);
     if (by_rank && fd_of) {
+      for (int r = 0; r < g->nranks; r++) fd_of[r] = -1;
       for (int i = 0; i < n; i++)
         if (c[i].group == done_group) { by_rank[c[i].rank] = c[i].h; fd_of[c[i].rank] = c[i].fd; }
       for (int r = 0; r < g->nranks; r++) {
         const hello_t *nx = &by_rank[(r + 1) % g->nranks];
         reply_t rep = {STRATA_UID_MAGIC, nx->ipv4, nx->port, 0, key};
-        send_all(fd_of[r], &rep, sizeof rep, dl);
+        if (fd_of[r] >= 0) send_all(fd_of[r], &rep, sizeof rep, dl);
       }
     }
     free(by_rank);

@@ -367,7 +367,7 @@ static struct strata_request *held_request(strata_request_t h, const char *fn) {
   struct strata_request *r = strata_handle_get(h);
   if (!r)
     SLOG_WARN("%s: request %p is not a pending request (already released by strata_wait or a strata_test that "
-              "reported done, or its communicator was destroyed)", fn, (void *)h);
+              "reported done, its communicator was destroyed, or another thread is waiting on it)", fn, (void *)h);
   return r;
 }
 
@@ -387,7 +387,9 @@ strata_result_t strata_test(strata_request_t h, int *done) {
   struct strata_request *req = held_request(h, "strata_test");
   if (!req) return STRATA_ERR_INVALID_USAGE;
   strata_result_t rc = strata_engine_test(req, done);
-  return *done ? release(req) : rc;
+  if (*done) return release(req);
+  strata_handle_put_back(h);
+  return rc;
 }
 
 strata_result_t strata_wait(strata_request_t h) {

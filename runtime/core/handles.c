@@ -10,6 +10,7 @@ typedef struct slot {
   struct strata_request *req; /* NULL: free */
   uint32_t gen;
   uint32_t next_free;         /* index + 1 of the next free slot, 0 = none */
+  int busy;                   /* a thread is inside strata_wait/strata_test with it */
 } slot_t;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -51,6 +52,7 @@ strata_request_t strata_handle_make(struct strata_request *req) {
   s->gen = s->gen + 1 ? s->gen + 1 : 1; /* never 0: a handle is never NULL */
   s->req = req;
   s->next_free = 0;
+  s->busy = 0;
   strata_request_t h = encode(i, s->gen);
   req->handle = h;
   pthread_mutex_unlock(&lock);
@@ -61,12 +63,22 @@ struct strata_request *strata_handle_get(strata_request_t h) {
   pthread_mutex_lock(&lock);
   uint32_t i;
   slot_t *s = decode(h, &i);
-  struct strata_request *r = s ? s->req : NULL;
+  struct strata_request *r = s && !s->busy ? s->req : NULL;
+  if (r) s->busy = 1; /* a second thread waiting on the same handle is refused */
   pthread_mutex_unlock(&lock);
   return r;
 }
 
+void strata_handle_put_back(strata_request_t h) {
+  pthread_mutex_lock(&lock);
+  uint32_t i;
+  slot_t *s = decode(h, &i);
+  if (s) s->busy = 0;
+  pthread_mutex_unlock(&lock);
+}
+
 static void retire_locked(uint32_t i) {
+  slots[i].busy = 0;
   slots[i].req->handle = NULL;
   slots[i].req = NULL;
   slots[i].next_free = free_head;

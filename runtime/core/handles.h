@@ -14,8 +14,10 @@ struct strata_comm;
 
 /* A handle for req, or NULL when the table cannot grow (out of memory). */
 strata_request_t strata_handle_make(struct strata_request *req);
-/* The live request behind h, or NULL for a released or never issued handle. */
+/* Claim the live request behind h; NULL for a released or never issued handle, or one
+ * another thread has claimed. End the claim with strata_handle_put_back or retire. */
 struct strata_request *strata_handle_get(strata_request_t h);
+void strata_handle_put_back(strata_request_t h);
 /* Retire h (its request is being released). */
 void strata_handle_retire(strata_request_t h);
 /* Retire every handle whose request belongs to comm; returns how many there were. */

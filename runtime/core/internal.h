@@ -5,6 +5,9 @@
 #include "../../transports/transport.h"
 #include "comm.h"
 
+/* The shared context (context.c): made once per init, released with its last communicator. */
+strata_result_t strata_ctx_create(strata_oob_t *oob, uint64_t key, strata_context_t **out);
+void strata_ctx_release(strata_context_t *x);
 /* Build a world communicator over an out-of-band exchange (consumes oob). */
 strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata_comm_t *out);
 /* Blocking collective entry used by the public API and internally (split). algo_force:

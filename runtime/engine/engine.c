@@ -360,14 +360,18 @@ static int request_progress(struct strata_request *req) {
 
 static int progress_transports(struct strata_comm *c) {
   strata_context_t *x = c->ctx;
-  if (x->shm) x->shm->ops->progress(x->shm);
-  /* UCX moves a large message in pieces before its step completes: that is progress too */
-  return x->ucx ? x->ucx->ops->progress(x->ucx) : 0;
+  /* a transport moving bytes (a fragment stream, a large UCX message in pieces) before the
+   * step completes is progress too */
+  int m = x->shm ? x->shm->ops->progress(x->shm) : 0;
+  return m + (x->ucx ? x->ucx->ops->progress(x->ucx) : 0);
 }
 
 /* Seq numbers travel in few tag bits (6 over UCX). A request starts moving only when it is
- * fewer than STRATA_SEQ_WINDOW calls younger than the oldest unfinished one, so no two
- * messages in flight between two ranks of one communicator can carry the same tag. */
+ * fewer than STRATA_SEQ_WINDOW calls younger than the oldest unfinished one on this rank.
+ * Messages with the same wrapped tag may still be in flight together (a rank that only
+ * sends can run ahead), but a receive of call s + 64 is never posted before the receive of
+ * call s was matched, and messages between two ranks are matched in sending order, so a
+ * wrapped tag never matches the wrong call. */
 static int seq_blocked(const struct strata_comm *c, const struct strata_request *r) {
   const struct strata_request *oldest = c->active_head;
   return oldest && (uint32_t)(r->seq - oldest->seq) >= STRATA_SEQ_WINDOW;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../runtime/bootstrap/bootstrap.h"
 #include "../common/env_boot.h"
 #include "strata.h"
 
@@ -48,14 +49,6 @@ static int child(int port, int P, int r) {
   if (r == 0) printf("init with strangers on the root port: %.2f s\n", ti);
   return 0;
 }
-
-typedef struct hello {
-  uint32_t magic;
-  int32_t rank, nranks;
-  uint32_t ipv4;
-  uint16_t port, pad;
-  uint64_t nonce;
-} hello_t;
 
 static int connect_to(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

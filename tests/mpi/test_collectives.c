@@ -21,19 +21,7 @@
 static int me, P, errors, checks;
 static int use_dev, use_stream; /* --device: buffers from strata_mem_alloc; --stream: the _stream twins */
 
-#define CHECK(cond, ...)                                                        \
-  do {                                                                          \
-    checks++;                                                                   \
-    if (!(cond)) {                                                              \
-      errors++;                                                                 \
-      if (errors < 20) {                                                        \
-        printf("[rank %d] FAIL %s:%d: ", me, __FILE__, __LINE__);               \
-        printf(__VA_ARGS__);                                                    \
-        printf("\n");                                                           \
-        fflush(stdout);                                                         \
-      }                                                                         \
-    }                                                                           \
-  } while (0)
+#include "../common/check.h"
 
 static strata_comm_t init_comm(const char *how) {
   strata_comm_t c = NULL;

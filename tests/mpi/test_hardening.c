@@ -27,19 +27,9 @@
 #include "strata.h"
 #include "strata_mpi.h"
 
-static int me, P, errors;
+static int me, P, errors, checks;
 
-#define CHECK(cond, ...)                                                   \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      if (++errors < 20) {                                                 \
-        printf("[rank %d] FAIL %s:%d: ", me, __FILE__, __LINE__);          \
-        printf(__VA_ARGS__);                                               \
-        printf("\n");                                                      \
-        fflush(stdout);                                                    \
-      }                                                                    \
-    }                                                                      \
-  } while (0)
+#include "../common/check.h"
 
 static double now(void) {
   struct timespec t;

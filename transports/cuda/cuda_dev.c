@@ -1,10 +1,16 @@
 /* The CUDA provider of the device ops table: memory queries, pinned staging memory, copies,
  * streams and events, CUDA IPC for memory and events, and Strata's kernels. Built only when
  * nvcc is found; active only when a GPU is visible at run time. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <cuda_runtime_api.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
+#include "../../runtime/core/config.h"
 #include "../../kernels/cuda/strata_cuda_kernels.h"
 #include "../../runtime/core/log.h"
 #include "../../runtime/device/device.h"
@@ -56,7 +62,33 @@ static int stream_create(void **s) {
   return rc;
 }
 static int stream_destroy(void *s) { return rc_of(cudaStreamDestroy((cudaStream_t)s)); }
-static int stream_sync(void *s) { return rc_of(cudaStreamSynchronize((cudaStream_t)s)); }
+/* Every wait is bounded: an event recorded on the stream is polled against
+ * STRATA_TIMEOUT_MS (yielding), never cudaStreamSynchronize, which can block forever on a
+ * hung kernel or a peer that never signals. cudaErrorTimeout after the deadline. */
+static int stream_sync(void *s) {
+  cudaEvent_t ev;
+  cudaError_t e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+  if (e != cudaSuccess) return rc_of(e);
+  e = cudaEventRecord(ev, (cudaStream_t)s);
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  const double limit = (double)strata_config()->timeout_ms * 1e-3;
+  while (e == cudaSuccess) {
+    cudaError_t q = cudaEventQuery(ev);
+    if (q == cudaSuccess) break;
+    if (q != cudaErrorNotReady) { e = q; break; }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((double)(t.tv_sec - t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - t0.tv_nsec) > limit) {
+      SLOG_WARN("device: a stream did not finish within STRATA_TIMEOUT_MS (%lld ms)",
+                (long long)strata_config()->timeout_ms);
+      e = cudaErrorTimeout;
+      break;
+    }
+    sched_yield();
+  }
+  cudaEventDestroy(ev);
+  return rc_of(e);
+}
 static int event_create(void **e, int ipc) {
   cudaEvent_t ev;
   unsigned f = cudaEventDisableTiming | (ipc ? cudaEventInterprocess : 0);

@@ -381,6 +381,12 @@ static int handle_cell(shm_tp_t *t, const cell_hdr_t *h, const char *pl) {
     return 1;
   }
   shm_peer_t *p = &t->peer[j];
+  if (h->len > t->payload || (h->type == C_EAGER && h->len != h->total)) {
+    SLOG_WARN("shm: malformed cell (type %u, %u bytes of %llu) from local rank %d dropped", h->type, h->len,
+              (unsigned long long)h->total, j);
+    if (h->type == C_FRAG_FIRST || h->type == C_FRAG) stream_abort(p, j);
+    return 1;
+  }
   switch (h->type) {
   case C_EAGER: {
     strata_treq_t *r = take_posted(p, h->tag);
@@ -433,7 +439,14 @@ static int handle_cell(shm_tp_t *t, const cell_hdr_t *h, const char *pl) {
     }
     umsg_t *m = calloc(1, sizeof *m);
     char *d = malloc(h->total ? h->total : 1);
-    if (!m || !d) { free(m); free(d); return 0; }
+    if (!m || !d) { /* no memory for it: drop it whole (its receive will fail by timeout), do not stall the inbox */
+      SLOG_WARN("shm: no memory for a %llu-byte unexpected message from local rank %d: dropped",
+                (unsigned long long)h->total, j);
+      free(m);
+      free(d);
+      p->stream_skip = h->total - h->len;
+      return 1;
+    }
     m->tag = h->tag; m->type = C_FRAG; m->total = h->total; m->data = d;
     memcpy(d, pl, h->len);
     m->got = h->len;
@@ -533,7 +546,11 @@ static strata_result_t shm_irecv(strata_transport_t *tp, int peer, uint64_t tag,
     if (m->type == C_RTS) {
       complete(r, rts_read(t, j, m, buf, len, tag));
     } else if (!size_ok(r, m->total, j)) {
-      /* failed; the message stays for nobody */
+      /* failed; the message is dropped, and the rest of it if it is still streaming in */
+      if (p->stream_msg == m) {
+        p->stream_msg = NULL;
+        p->stream_skip = m->total - m->got;
+      }
     } else if (m->aborted) {
       complete(r, -(int)STRATA_ERR_TRANSPORT);
     } else if (m->got < m->total) { /* still streaming in */

@@ -297,7 +297,7 @@ static void ucx_cancel(strata_transport_t *t, strata_treq_t *r) {
   /* the cancels of one failure share one deadline: a failed call with many requests out
    * waits UCX_CANCEL_WAIT_NS once, not once per request */
   uint64_t now = ucx_now_ns();
-  if (now > u->cancel_deadline + UCX_CANCEL_WAIT_NS) u->cancel_deadline = now + UCX_CANCEL_WAIT_NS;
+  if (now >= u->cancel_deadline) u->cancel_deadline = now + UCX_CANCEL_WAIT_NS;
   while (r->state == 0 && !u->broken && ucx_now_ns() < u->cancel_deadline) ucp_worker_progress(u->worker);
   if (r->state == 0 && !sl->is_recv && !u->broken) {
     SLOG_INFO("ucx: a cancelled %zu-byte send to world rank %d is not taken: closing that endpoint", r->len, r->peer);
