@@ -25,9 +25,9 @@ end=$(( $(date +%s) + minutes * 60 ))
 run=0 fails=0 calls=0
 while [ "$(date +%s)" -lt "$end" ]; do
   s=$(( seed * 1000003 + run ))
-  np=$(( 2 + s % 7 ))                      # 2..8 ranks
-  cfg=${configs[$(( (s / 7) % 3 ))]}
-  secs=20
+  np=$(( 2 + (s * 5 + run / 3) % 7 ))      # 2..8 ranks
+  cfg=${configs[$(( run % 3 ))]}          # shm, ucx, pretend hosts in turn
+  secs=15
   left=$(( end - $(date +%s) ))
   [ "$left" -lt 25 ] && secs=$(( left > 6 ? left - 5 : 1 ))
   env=(-x STRATA_TIMEOUT_MS=20000)

@@ -25,6 +25,8 @@ typedef struct strata_machine {
   double node_alpha;        /* one shared-flag synchronisation between two cores, s */
   double node_bw;           /* staging copy (cache-resident), bytes/s */
   double reduce_bw;         /* float32 sum of two cache-resident inputs, bytes/s */
+  double cma_alpha;         /* one process_vm_readv of 4 KiB, s (the shm transport's large-message cost) */
+  double cma_bw;            /* process_vm_readv of 1 MiB, bytes/s */
   double copy_gain[8];      /* calibration: streaming time / plain time at 16K..2M (log) */
   char source[32];
 } strata_machine_t;
