@@ -4,15 +4,17 @@
 # unaligned), in place or not, blocking and nonblocking, on 2-8 ranks over shm, over UCX and
 # across pretend hosts, every element checked against an independent reference. Every run is
 # bounded in time; a failure prints the seed and the exact call, and how to replay it.
-# Usage: scripts/stress.sh [--minutes N] [--seed S] [--build DIR]
+# Usage: scripts/stress.sh [--minutes N] [--seed S] [--build DIR] [--configs shm,ucx,fakehost]
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 minutes=5 seed=1 build=$root/build
+configs=("shm" "ucx" "fakehost")
 while [ $# -gt 0 ]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
+    --configs) IFS=, read -r -a configs <<< "$2"; shift 2 ;;
     *) echo "usage: $0 [--minutes N] [--seed S] [--build DIR]"; exit 2 ;;
   esac
 done
@@ -20,13 +22,12 @@ tc=$build/bin/test_collectives
 [ -x "$tc" ] || { echo "stress: $tc not built (scripts/build.sh)"; exit 2; }
 mpirun=(mpirun --oversubscribe --bind-to none)
 [ "$(id -u)" = 0 ] && mpirun+=(--allow-run-as-root)
-configs=("shm" "ucx" "fakehost")
 end=$(( $(date +%s) + minutes * 60 ))
 run=0 fails=0 calls=0
 while [ "$(date +%s)" -lt "$end" ]; do
   s=$(( seed * 1000003 + run ))
   np=$(( 2 + (s * 5 + run / 3) % 7 ))      # 2..8 ranks
-  cfg=${configs[$(( run % 3 ))]}          # shm, ucx, pretend hosts in turn
+  cfg=${configs[$(( run % ${#configs[@]} ))]} # shm, ucx, pretend hosts in turn
   secs=15
   left=$(( end - $(date +%s) ))
   [ "$left" -lt 25 ] && secs=$(( left > 6 ? left - 5 : 1 ))
