@@ -63,6 +63,8 @@ typedef struct bench {
   size_t piece;
   int iters, stream, mode; /* mode 0: ring of slots, 1: ping-pong */
   _Atomic uint64_t put, done;
+  _Atomic int abort;   /* the writer gave up (deadline): the reader stops too */
+  double deadline;
   int cpu[2];
   double t;
 } bench_t;
@@ -78,34 +80,48 @@ static void *reader(void *p) {
   bench_t *b = p;
   pin(b->cpu[1]);
   for (uint64_t v = 1; v <= (uint64_t)b->iters; v++) {
-    while (atomic_load_explicit(&b->put, memory_order_acquire) < v) {}
+    while (atomic_load_explicit(&b->put, memory_order_acquire) < v)
+      if (atomic_load_explicit(&b->abort, memory_order_relaxed)) return NULL;
     if (b->mode == 0) memcpy(b->dst, b->slots + ((v - 1) % RING) * b->piece, b->piece);
     atomic_store_explicit(&b->done, v, memory_order_release);
   }
   return NULL;
 }
 
+/* Spin until *w >= v; 0, or -1 (and abort) once the bench's deadline has passed: every
+ * wait of the calibration is bounded (a reader that never gets its core, say). */
+static int spin_until(bench_t *b, _Atomic uint64_t *w, uint64_t v) {
+  for (unsigned k = 1; atomic_load_explicit(w, memory_order_acquire) < v; k++)
+    if ((k & 4095) == 0 && now_s() > b->deadline) {
+      atomic_store(&b->abort, 1);
+      return -1;
+    }
+  return 0;
+}
+
 static void run_bench(bench_t *b) {
   pthread_t th;
   atomic_store(&b->put, 0);
   atomic_store(&b->done, 0);
+  atomic_store(&b->abort, 0);
+  b->deadline = now_s() + 2.0;
   if (pthread_create(&th, NULL, reader, b)) { b->t = -1; return; }
   pin(b->cpu[0]);
   double t0 = now_s();
   for (uint64_t v = 1; v <= (uint64_t)b->iters; v++) {
     if (b->mode == 0) {
       /* the slot is free once its previous piece was read */
-      while (v > RING && atomic_load_explicit(&b->done, memory_order_acquire) < v - RING) {}
+      if (v > RING && spin_until(b, &b->done, v - RING)) break;
       char *slot = b->slots + ((v - 1) % RING) * b->piece;
       if (b->stream) strata_kernel_copy_stream(slot, b->src, b->piece);
       else memcpy(slot, b->src, b->piece);
     } else {
-      while (atomic_load_explicit(&b->done, memory_order_acquire) < v - 1) {}
+      if (spin_until(b, &b->done, v - 1)) break;
     }
     atomic_store_explicit(&b->put, v, memory_order_release);
   }
-  while (atomic_load_explicit(&b->done, memory_order_acquire) < (uint64_t)b->iters) {}
-  b->t = now_s() - t0;
+  int late = atomic_load(&b->abort) || spin_until(b, &b->done, (uint64_t)b->iters);
+  b->t = late ? -1 : now_s() - t0;
   pthread_join(th, NULL);
 }
 
