@@ -67,13 +67,15 @@ static inline size_t blk_off(size_t n, int k, int b) {
   return (size_t)b * (n / (size_t)k) + ((size_t)b < r ? (size_t)b : r);
 }
 static inline int mod(int a, int m) { return ((a % m) + m) % m; }
-static inline int ceil_div_i(size_t a, size_t b) { return (int)((a + b - 1) / b); }
 
-/* Number of pipeline chunks for a piece of `elems` elements. */
+/* Number of pipeline chunks for a piece of `elems` elements: pieces of chunk_bytes, but at
+ * most STRATA_PLAN_MAX_CHUNKS (larger pieces beyond), so a point-to-point plan's size does
+ * not grow with the message (a 16 GiB ring has chunks of 16 GiB / P / 64). */
+#define STRATA_PLAN_MAX_CHUNKS 64
 static inline int nchunks_for(size_t elems, size_t esize, size_t chunk_bytes) {
   size_t bytes = elems * esize;
-  int n = bytes ? ceil_div_i(bytes, chunk_bytes) : 1;
-  return n < 1 ? 1 : n;
+  size_t n = bytes ? (bytes + chunk_bytes - 1) / chunk_bytes : 1;
+  return n < 1 ? 1 : n > STRATA_PLAN_MAX_CHUNKS ? STRATA_PLAN_MAX_CHUNKS : (int)n;
 }
 
 /* Folding a non-power-of-two rank count onto p2 = 2^floor(log2 P) "virtual" ranks, as

@@ -62,6 +62,31 @@ static inline int ndone(strata_plan_t *p, uint32_t chunk) {
   return strata_plan_add(p, &s);
 }
 
+/* One chunk of a node plan: chunk c covers units [off, off + len) of the call. */
+typedef void (*node_chunk_fn)(strata_plan_t *p, const strata_coll_args_t *a, uint32_t c, size_t off, size_t len);
+
+/* The chunks of a node plan over `total` units (elements or bytes, `unit` bytes each), `per`
+ * a chunk (the last one may be shorter). Up to 2 chunks are written out; more become a loop
+ * (plan.h): one full chunk's steps run nch - 1 times, each run `per` units further on, then
+ * the last chunk. So a plan's size does not grow with the message. */
+static inline void node_chunks(strata_plan_t *p, const strata_coll_args_t *a, size_t total, size_t per, size_t unit,
+                               node_chunk_fn body) {
+  if (per < 1) per = 1;
+  const size_t nch = total ? (total + per - 1) / per : 1;
+  p->node_chunks = nch;
+  if (nch <= 2) {
+    for (size_t c = 0; c < nch; c++) {
+      size_t off = c * per;
+      body(p, a, (uint32_t)c, off, total - off < per ? total - off : per);
+    }
+    return;
+  }
+  int begin = p->nsteps;
+  body(p, a, 0, 0, per);
+  strata_plan_loop(p, begin, nch - 1, per * unit, 1, a->node_nbuf);
+  body(p, a, (uint32_t)(nch - 1), (nch - 1) * per, total - (nch - 1) * per);
+}
+
 /* Bytes per chunk for a node plan moving `bytes`: small calls use one slot (one
  * synchronisation); from pipe_min on, the call is cut into about `pipe` chunks (at least
  * 4 KiB each) so one rank's copy-in overlaps the others' reductions. */

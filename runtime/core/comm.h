@@ -51,7 +51,10 @@ struct strata_request {
   uint8_t *st;                  /* per-step state */
   strata_treq_t *tr;            /* per send/recv step */
   int cap_st, cap_tr;
-  int lo;                       /* lowest step not done */
+  int lo;                       /* lowest step not done of the steps run once (see engine.c) */
+  int phase;                    /* 0: steps before the loop body, 1: the loop, 2: after it */
+  uint64_t it_lo;               /* loop: oldest run not finished */
+  int ilo[STRATA_LOOP_MAX_DEPTH]; /* loop: lowest body step not done, per run in flight */
   uint32_t seq;
   uint64_t node_base;
   int node_started;

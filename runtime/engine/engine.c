@@ -45,9 +45,18 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static inline void *bptr(const struct strata_request *req, strata_bref_t b) {
+/* One run of a plan's steps: a loop body's run k shifts the caller's buffers and the chunk
+ * numbers (plan.h); steps outside the loop run with none. */
+typedef struct strata_run {
+  uint64_t shift;
+  uint64_t chunk;
+} strata_run_t;
+static const strata_run_t RUN0 = {0, 0};
+
+static inline void *bptr(const struct strata_request *req, strata_bref_t b, const strata_run_t *run) {
   char *base = (char *)req->buf[b.buf];
-  return base ? base + b.off : NULL;
+  if (!base) return NULL;
+  return base + b.off + ((b.buf == SB_SEND || b.buf == SB_RECV) ? run->shift : 0);
 }
 
 /* ---- request pool ---- */
@@ -110,12 +119,20 @@ void strata_request_free_pool(struct strata_comm *comm) {
 
 /* ---- starting ---- */
 
+/* Step states: the steps run once (before and after the loop body), then one body's worth
+ * per run in flight. */
+static int state_len(const strata_plan_t *plan) {
+  int body = plan->loop_reps ? plan->loop_end - plan->loop_begin : 0;
+  return plan->nsteps - body + body * (plan->loop_reps ? plan->loop_depth : 0);
+}
+
 static int ensure_caps(struct strata_request *req, const strata_plan_t *plan) {
-  if (plan->nsteps > req->cap_st) {
-    uint8_t *st = realloc(req->st, (size_t)plan->nsteps);
+  int nst = state_len(plan);
+  if (nst > req->cap_st) {
+    uint8_t *st = realloc(req->st, (size_t)nst);
     if (!st) return -1;
     req->st = st;
-    req->cap_st = plan->nsteps;
+    req->cap_st = nst;
   }
   if (plan->ntr > req->cap_tr) {
     strata_treq_t *tr = realloc(req->tr, (size_t)plan->ntr * sizeof *tr);
@@ -150,10 +167,13 @@ strata_result_t strata_engine_start(struct strata_comm *comm, struct strata_requ
   req->dtype = dtype;
   req->op = op;
   req->lo = 0;
+  req->phase = 0;
+  req->it_lo = 0;
+  memset(req->ilo, 0, sizeof req->ilo);
   req->done = 0;
   req->status = STRATA_IN_PROGRESS;
   req->seq = comm->seq++;
-  if (plan->nsteps) memset(req->st, 0, (size_t)plan->nsteps);
+  if (state_len(plan)) memset(req->st, 0, (size_t)state_len(plan));
   if (plan->node_chunks) {
     req->node_base = comm->node_seq;
     comm->node_seq += plan->node_chunks;
@@ -172,10 +192,10 @@ static inline int node_slot_index(const struct strata_comm *c, uint64_t v) {
   return (int)((v - 1) % (uint64_t)c->node.nbuf);
 }
 
-static int run_nput(struct strata_request *req, const strata_step_t *s) {
+static int run_nput(struct strata_request *req, const strata_step_t *s, const strata_run_t *run) {
   struct strata_comm *c = req->comm;
   const strata_node_seg_t *seg = &c->node;
-  uint64_t v = req->node_base + s->chunk + 1;
+  uint64_t v = req->node_base + s->chunk + run->chunk + 1;
   int implied = req->plan->node_implied && c->node_allread_v == v - 1;
   if (!implied && v > (uint64_t)seg->nbuf) {
     uint64_t need = v - (uint64_t)seg->nbuf;
@@ -184,7 +204,7 @@ static int run_nput(struct strata_request *req, const strata_step_t *s) {
   }
   char *slot = nseg_slot(seg, c->rank, node_slot_index(c, v));
   char *dst = nseg_data(slot) + s->dst.off;
-  const char *src = bptr(req, s->src);
+  const char *src = bptr(req, s->src, run);
   if (s->n) {
     /* large pieces go to memory with streaming stores: the reader then streams them from
      * DRAM instead of pulling every line out of this core's cache */
@@ -198,11 +218,11 @@ static int run_nput(struct strata_request *req, const strata_step_t *s) {
   return R_DONE;
 }
 
-static int run_nreduce(struct strata_request *req, const strata_step_t *s) {
+static int run_nreduce(struct strata_request *req, const strata_step_t *s, const strata_run_t *run) {
   struct strata_comm *c = req->comm;
   const strata_node_seg_t *seg = &c->node;
   const int P = c->nranks, me = c->rank;
-  uint64_t v = req->node_base + s->chunk + 1;
+  uint64_t v = req->node_base + s->chunk + run->chunk + 1;
   int b = node_slot_index(c, v);
   int own = s->src.buf != SB_NONE;
   for (int q = 0; q < P; q++) {
@@ -214,8 +234,8 @@ static int run_nreduce(struct strata_request *req, const strata_step_t *s) {
     const void **srcs = P <= 64 ? srcs_stack : malloc((size_t)P * sizeof *srcs);
     if (!srcs) return R_ERROR;
     for (int q = 0; q < P; q++)
-      srcs[q] = (q == me && own) ? bptr(req, s->src) : nseg_data(nseg_slot(seg, q, b)) + s->src2.off;
-    void *dst = s->dst.buf == SB_NODE ? nseg_data(nseg_slot(seg, me, b)) + s->dst.off : bptr(req, s->dst);
+      srcs[q] = (q == me && own) ? bptr(req, s->src, run) : nseg_data(nseg_slot(seg, q, b)) + s->src2.off;
+    void *dst = s->dst.buf == SB_NODE ? nseg_data(nseg_slot(seg, me, b)) + s->dst.off : bptr(req, s->dst, run);
     strata_kernel_reduce_multi(dst, srcs, P, s->n, req->dtype, req->op, (s->flags & SF_AVG) ? P : 0);
     if (srcs != srcs_stack) free(srcs);
   }
@@ -224,19 +244,19 @@ static int run_nreduce(struct strata_request *req, const strata_step_t *s) {
   return R_DONE;
 }
 
-static int run_nget(struct strata_request *req, const strata_step_t *s) {
+static int run_nget(struct strata_request *req, const strata_step_t *s, const strata_run_t *run) {
   struct strata_comm *c = req->comm;
-  uint64_t v = req->node_base + s->chunk + 1;
+  uint64_t v = req->node_base + s->chunk + run->chunk + 1;
   char *slot = nseg_slot(&c->node, s->peer, node_slot_index(c, v));
   _Atomic uint64_t *flag = (s->flags & SF_RED) ? nseg_red(slot) : nseg_put(slot);
   if (atomic_load_explicit(flag, memory_order_acquire) < v) return R_IDLE;
-  if (s->n) memcpy(bptr(req, s->dst), nseg_data(slot) + s->src.off, s->n);
+  if (s->n) memcpy(bptr(req, s->dst, run), nseg_data(slot) + s->src.off, s->n);
   return R_DONE;
 }
 
 /* ---- step execution ---- */
 
-static int start_step(struct strata_request *req, const strata_step_t *s) {
+static int start_step(struct strata_request *req, const strata_step_t *s, const strata_run_t *run) {
   struct strata_comm *c = req->comm;
   switch (s->kind) {
   case SK_SEND:
@@ -247,8 +267,8 @@ static int start_step(struct strata_request *req, const strata_step_t *s) {
     uint64_t tag = strata_make_tag(c->id, req->seq, s->tag);
     int w = comm_world_rank(c, s->peer);
     strata_result_t rc = s->kind == SK_SEND
-                             ? tp->ops->isend(tp, w, tag, bptr(req, s->src), s->n, tr)
-                             : tp->ops->irecv(tp, w, tag, bptr(req, s->dst), s->n, tr);
+                             ? tp->ops->isend(tp, w, tag, bptr(req, s->src, run), s->n, tr)
+                             : tp->ops->irecv(tp, w, tag, bptr(req, s->dst, run), s->n, tr);
     if (rc != STRATA_SUCCESS) {
       req->status = rc;
       return R_ERROR;
@@ -256,24 +276,24 @@ static int start_step(struct strata_request *req, const strata_step_t *s) {
     return tr->state == 1 ? R_DONE : R_POSTED;
   }
   case SK_REDUCE:
-    strata_kernel_reduce2(bptr(req, s->dst), bptr(req, s->src), bptr(req, s->src2), s->n,
+    strata_kernel_reduce2(bptr(req, s->dst, run), bptr(req, s->src, run), bptr(req, s->src2, run), s->n,
                           req->dtype, req->op);
     return R_DONE;
   case SK_COPY:
     if (s->n) {
-      void *d = bptr(req, s->dst);
-      const void *src = bptr(req, s->src);
+      void *d = bptr(req, s->dst, run);
+      const void *src = bptr(req, s->src, run);
       if (d != src) memmove(d, src, s->n);
     }
     return R_DONE;
   case SK_AVG:
-    strata_kernel_avg(bptr(req, s->dst), bptr(req, s->src), s->n, req->dtype, c->nranks);
+    strata_kernel_avg(bptr(req, s->dst, run), bptr(req, s->src, run), s->n, req->dtype, c->nranks);
     return R_DONE;
-  case SK_NPUT: return run_nput(req, s);
-  case SK_NREDUCE: return run_nreduce(req, s);
-  case SK_NGET: return run_nget(req, s);
+  case SK_NPUT: return run_nput(req, s, run);
+  case SK_NREDUCE: return run_nreduce(req, s, run);
+  case SK_NGET: return run_nget(req, s, run);
   case SK_NDONE: {
-    uint64_t v = req->node_base + s->chunk + 1;
+    uint64_t v = req->node_base + s->chunk + run->chunk + 1;
     atomic_store_explicit(nseg_done(&c->node, c->rank), v, memory_order_release);
     return R_DONE;
   }
@@ -281,14 +301,35 @@ static int start_step(struct strata_request *req, const strata_step_t *s) {
   }
 }
 
+/* The steps run once that are current: those before the loop body (phase 0) or after it
+ * (phase 2). *first: index of the first in the plan; returns their states. */
+static uint8_t *once_steps(const struct strata_request *req, int *first, int *n) {
+  const strata_plan_t *plan = req->plan;
+  if (!plan->loop_reps) {
+    *first = 0;
+    *n = plan->nsteps;
+    return req->st;
+  }
+  if (req->phase == 0) {
+    *first = 0;
+    *n = plan->loop_begin;
+    return req->st;
+  }
+  *first = plan->loop_end;
+  *n = plan->nsteps - plan->loop_end;
+  return req->st + plan->loop_begin + (plan->loop_end - plan->loop_begin) * plan->loop_depth;
+}
+
 static void cancel_posted(struct strata_request *req) {
   const strata_plan_t *plan = req->plan;
-  for (int i = req->lo; i < plan->nsteps; i++) {
-    if (req->st[i] != ST_POSTED) continue;
-    const strata_step_t *s = &plan->steps[i];
+  int first, n;
+  uint8_t *st = once_steps(req, &first, &n); /* loop bodies hold no sends or receives */
+  for (int i = req->lo; i < n; i++) {
+    if (st[i] != ST_POSTED) continue;
+    const strata_step_t *s = &plan->steps[first + i];
     strata_transport_t *tp = comm_tp(req->comm, s->peer);
     if (req->tr[s->tri].state == 0) tp->ops->cancel(tp, &req->tr[s->tri]);
-    req->st[i] = ST_DONE;
+    st[i] = ST_DONE;
   }
 }
 
@@ -303,16 +344,14 @@ static void finish(struct strata_request *req, strata_result_t status) {
   }
 }
 
-/* Returns the number of steps that moved. */
-static int request_progress(struct strata_request *req) {
-  const strata_plan_t *plan = req->plan;
-  struct strata_comm *c = req->comm;
-  if (req->done) return 0;
-  if (plan->node_chunks && req->node_base != c->node_ready_base) return 0;
-  const strata_step_t *steps = plan->steps;
-  uint8_t *st = req->st;
-  const int n = plan->nsteps;
-  int lo = req->lo, end = lo + WINDOW < n ? lo + WINDOW : n, moved = 0;
+/* Runs steps [first, first + n) of the plan once: st holds their states, *lop the first not
+ * done. A dependency before `first` has completed (earlier steps finish first); a fence
+ * also needs `oldest` (no older run of the loop body is unfinished). Returns the steps
+ * that moved, or -1 after finishing the request with an error. */
+static int run_steps(struct strata_request *req, int first, int n, uint8_t *st, int *lop, const strata_run_t *run,
+                     int oldest) {
+  const strata_step_t *steps = req->plan->steps + first;
+  int lo = *lop, end = lo + WINDOW < n ? lo + WINDOW : n, moved = 0;
   for (int i = lo; i < end; i++) {
     int x = st[i];
     if (x == ST_DONE) {
@@ -324,27 +363,27 @@ static int request_progress(struct strata_request *req) {
       int t = req->tr[s->tri].state;
       if (t == 0) continue;
       if (t < 0) {
-        req->lo = lo;
+        *lop = lo;
         finish(req, (strata_result_t)-t);
-        return moved;
+        return -1;
       }
       st[i] = ST_DONE;
       moved++;
       if (i == lo) lo++;
       continue;
     }
-    if ((s->dep[0] >= 0 && st[s->dep[0]] != ST_DONE) || (s->dep[1] >= 0 && st[s->dep[1]] != ST_DONE) ||
-        (s->dep[2] >= 0 && st[s->dep[2]] != ST_DONE))
-      continue;
-    if ((s->flags & SF_FENCE) && i != lo) continue;
-    int r = start_step(req, s);
+    int blocked = 0;
+    for (int d = 0; d < STRATA_MAX_DEPS; d++)
+      if (s->dep[d] >= first && st[s->dep[d] - first] != ST_DONE) blocked = 1;
+    if (blocked || ((s->flags & SF_FENCE) && (i != lo || !oldest))) continue;
+    int r = start_step(req, s, run);
     if (r == R_IDLE) continue;
     if (r == R_ERROR) {
-      req->lo = lo;
+      *lop = lo;
       if (req->status == STRATA_IN_PROGRESS || req->status == STRATA_SUCCESS)
         req->status = STRATA_ERR_INTERNAL;
       finish(req, req->status);
-      return moved;
+      return -1;
     }
     moved++;
     if (r == R_POSTED) {
@@ -354,8 +393,64 @@ static int request_progress(struct strata_request *req) {
       if (i == lo) lo++;
     }
   }
-  req->lo = lo;
-  if (lo == n) finish(req, STRATA_SUCCESS);
+  *lop = lo;
+  return moved;
+}
+
+/* The loop body's runs in flight (oldest first); a finished oldest run frees its states for
+ * the run loop_depth later. Returns the steps that moved, or -1 after an error. */
+static int run_loop(struct strata_request *req) {
+  const strata_plan_t *plan = req->plan;
+  const int B = plan->loop_end - plan->loop_begin, D = plan->loop_depth;
+  uint8_t *body = req->st + plan->loop_begin;
+  int moved = 0;
+  for (;;) {
+    uint64_t end = req->it_lo + (uint64_t)D < plan->loop_reps ? req->it_lo + (uint64_t)D : plan->loop_reps;
+    for (uint64_t k = req->it_lo; k < end; k++) {
+      int slot = (int)(k % (uint64_t)D);
+      strata_run_t run = {k * plan->loop_shift, k * plan->loop_chunks};
+      int m = run_steps(req, plan->loop_begin, B, body + (size_t)slot * B, &req->ilo[slot], &run, k == req->it_lo);
+      if (m < 0) return -1;
+      moved += m;
+    }
+    int retired = 0;
+    while (req->it_lo < plan->loop_reps && req->ilo[req->it_lo % (uint64_t)D] == B) {
+      int slot = (int)(req->it_lo % (uint64_t)D);
+      memset(body + (size_t)slot * B, 0, (size_t)B);
+      req->ilo[slot] = 0;
+      req->it_lo++;
+      retired = 1;
+    }
+    if (!retired || req->it_lo == plan->loop_reps) return moved;
+  }
+}
+
+/* Returns the number of steps that moved. */
+static int request_progress(struct strata_request *req) {
+  const strata_plan_t *plan = req->plan;
+  struct strata_comm *c = req->comm;
+  if (req->done) return 0;
+  if (plan->node_chunks && req->node_base != c->node_ready_base) return 0;
+  int moved = 0;
+  for (;;) {
+    int first, n;
+    if (req->phase == 1) {
+      int m = run_loop(req);
+      if (m < 0) return moved;
+      moved += m;
+      if (req->it_lo < plan->loop_reps) return moved;
+      req->phase = 2;
+      req->lo = 0;
+    }
+    uint8_t *st = once_steps(req, &first, &n);
+    int m = run_steps(req, first, n, st, &req->lo, &RUN0, 1);
+    if (m < 0) return moved;
+    moved += m;
+    if (req->lo < n) return moved;
+    if (req->phase != 0 || !plan->loop_reps) break;
+    req->phase = 1;
+  }
+  finish(req, STRATA_SUCCESS);
   return moved;
 }
 
@@ -431,10 +526,12 @@ static strata_result_t check_peers(struct strata_request *req) {
     }
     return STRATA_SUCCESS;
   }
-  int end = req->lo + WINDOW < plan->nsteps ? req->lo + WINDOW : plan->nsteps;
+  int first, n;
+  const uint8_t *st = once_steps(req, &first, &n);
+  int end = req->lo + WINDOW < n ? req->lo + WINDOW : n;
   for (int i = req->lo; i < end; i++) {
-    const strata_step_t *s = &plan->steps[i];
-    if (req->st[i] == ST_DONE || (s->kind != SK_SEND && s->kind != SK_RECV)) continue;
+    const strata_step_t *s = &plan->steps[first + i];
+    if (st[i] == ST_DONE || (s->kind != SK_SEND && s->kind != SK_RECV)) continue;
     strata_transport_t *tp = comm_tp(c, s->peer);
     if (tp->ops->peer_alive(tp, comm_world_rank(c, s->peer)) != STRATA_SUCCESS) {
       SLOG_WARN("rank %d (world %d, %s) died during a %s", s->peer, comm_world_rank(c, s->peer),
@@ -448,9 +545,12 @@ static strata_result_t check_peers(struct strata_request *req) {
 /* The first peer req still waits on, for the timeout message (-1: a node step or none). */
 static int waited_peer(const struct strata_request *req) {
   const strata_plan_t *plan = req->plan;
-  for (int i = req->lo; i < plan->nsteps; i++)
-    if (req->st[i] != ST_DONE && (plan->steps[i].kind == SK_SEND || plan->steps[i].kind == SK_RECV))
-      return plan->steps[i].peer;
+  int first, n;
+  const uint8_t *st = once_steps(req, &first, &n);
+  for (int i = req->lo; i < n; i++) {
+    const strata_step_t *s = &plan->steps[first + i];
+    if (st[i] != ST_DONE && (s->kind == SK_SEND || s->kind == SK_RECV)) return s->peer;
+  }
   return -1;
 }
 

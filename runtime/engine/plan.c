@@ -115,6 +115,33 @@ int strata_plan_join(strata_plan_t *p, const int *deps, int n) {
   return cur;
 }
 
+int strata_plan_loop(strata_plan_t *p, int begin, uint64_t reps, uint64_t shift, uint32_t chunks, int depth) {
+  if (p->failed) return -1;
+  if (p->loop_reps || begin < 0 || begin > p->nsteps || reps == 0) {
+    SLOG_WARN("plan %s/%s: bad loop (begin %d of %d steps, %llu runs)", strata_coll_name(p->coll),
+              strata_algo_name(p->algo), begin, p->nsteps, (unsigned long long)reps);
+    p->failed = 1;
+    return -1;
+  }
+  for (int i = begin; i < p->nsteps; i++) {
+    const strata_step_t *s = &p->steps[i];
+    if (s->kind == SK_SEND || s->kind == SK_RECV) {
+      SLOG_WARN("plan %s/%s: a loop body holds a %s", strata_coll_name(p->coll), strata_algo_name(p->algo),
+                strata_step_kind_name(s->kind));
+      p->failed = 1;
+      return -1;
+    }
+  }
+  p->loop_begin = begin;
+  p->loop_end = p->nsteps;
+  p->loop_reps = reps;
+  p->loop_shift = shift;
+  p->loop_chunks = chunks;
+  p->loop_depth = depth < 1 ? 1 : depth > STRATA_LOOP_MAX_DEPTH ? STRATA_LOOP_MAX_DEPTH : depth;
+  if ((uint64_t)p->loop_depth > reps) p->loop_depth = (int)reps;
+  return 0;
+}
+
 int plan_fence(strata_plan_t *p) {
   strata_step_t s = step0(SK_COPY, -1, -1, -1);
   s.flags = SF_FENCE;
@@ -129,9 +156,13 @@ const char *strata_step_kind_name(int kind) {
 
 void strata_plan_dump(const strata_plan_t *p, int rank) {
   static const char *bn[SB_NUM] = {"-", "send", "recv", "scratch", "node"};
-  fprintf(stderr, "plan %s/%s rank %d: %d steps, scratch %zu, node chunks %u\n",
+  fprintf(stderr, "plan %s/%s rank %d: %d steps, scratch %zu, node chunks %llu\n",
           strata_coll_name(p->coll), strata_algo_name(p->algo), rank, p->nsteps,
-          p->scratch_bytes, p->node_chunks);
+          p->scratch_bytes, (unsigned long long)p->node_chunks);
+  if (p->loop_reps)
+    fprintf(stderr, "  steps %d..%d: a loop body run %llu times (+%llu bytes, +%u chunks a run, %d in flight)\n",
+            p->loop_begin, p->loop_end - 1, (unsigned long long)p->loop_reps,
+            (unsigned long long)p->loop_shift, p->loop_chunks, p->loop_depth);
   for (int i = 0; i < p->nsteps; i++) {
     const strata_step_t *s = &p->steps[i];
     fprintf(stderr, "  %3d %-7s peer %2d tag %4u ch %u n %6llu dst %s+%llu src %s+%llu src2 %s+%llu deps %d %d %d\n",

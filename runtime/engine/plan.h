@@ -109,11 +109,23 @@ typedef struct strata_plan {
   int ntr;               /* send and recv steps */
   strata_step_t *steps;
   size_t scratch_bytes;
-  uint32_t node_chunks;  /* > 0: a node plan using this many staging chunks */
+  uint64_t node_chunks;  /* > 0: a node plan using this many staging chunks */
   uint8_t node_implied;  /* every rank reads every slot once per chunk: NPUT needs no
                             explicit wait for readers (see engine.c) */
   uint8_t failed;        /* an allocation failed while building */
+  /* A chunk loop, so that a plan's size does not grow with the message: steps
+   * [loop_begin, loop_end) are a body run loop_reps times, after steps [0, loop_begin) and
+   * before steps [loop_end, nsteps). Run k adds k * loop_shift bytes to the offsets of its
+   * SB_SEND and SB_RECV references and k * loop_chunks to its chunk numbers; up to
+   * loop_depth runs are in flight at once. A body holds no send or receive (their tags
+   * would repeat) and depends only on steps of the same run or before the body; a step
+   * after the body starts once every run has finished. loop_reps 0: no loop. */
+  int loop_begin, loop_end, loop_depth;
+  uint32_t loop_chunks;
+  uint64_t loop_reps, loop_shift;
 } strata_plan_t;
+
+#define STRATA_LOOP_MAX_DEPTH 16 /* runs of a loop body in flight at once */
 
 /* Builder. Each returns the new step's index (or -1 after an allocation failure, which
  * marks the plan failed; later calls are no-ops). deps: up to 3 step indices, -1 = none. */
@@ -135,6 +147,10 @@ int plan_avg(strata_plan_t *p, strata_bref_t dst, uint64_t count, int d0, int d1
 /* A dependency on several earlier steps: when more than 3, the builder adds nothing but
  * the plan's order guarantees it (see strata_plan_join). */
 int strata_plan_join(strata_plan_t *p, const int *deps, int n);
+
+/* Make steps [begin, nsteps) a loop body (see strata_plan_t); 0, or -1 (plan failed) when the
+ * body holds a send or receive or depends on a later step. */
+int strata_plan_loop(strata_plan_t *p, int begin, uint64_t reps, uint64_t shift, uint32_t chunks, int depth);
 
 /* A zero-byte step that completes after every earlier step. */
 int plan_fence(strata_plan_t *p);

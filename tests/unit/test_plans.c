@@ -273,6 +273,192 @@ out:
   return ok;
 }
 
+/* Each case in buffered mode (sends complete at once), in rendezvous mode (a send completes
+ * only when matched: deadlocks that buffering hides show), or both. */
+enum { MODE_BUFFERED = 1, MODE_RENDEZVOUS = 2, MODE_BOTH = 3, MODE_ALTERNATE = 4 };
+static int g_mode = MODE_BOTH;
+static long g_case;
+
+static void run_modes(world_t *w, strata_coll_t coll, strata_algo_t algo, int dt, int op, size_t count,
+                      int inplace, int root, size_t chunk) {
+  int modes = g_mode == MODE_ALTERNATE ? ((g_case++ & 1) ? MODE_RENDEZVOUS : MODE_BUFFERED) : g_mode;
+  for (int m = MODE_BUFFERED; m <= MODE_RENDEZVOUS; m <<= 1) {
+    if (!(modes & m)) continue;
+    strata_lb_hub_rendezvous(w->hub, m == MODE_RENDEZVOUS);
+    if (!run_case(w, coll, algo, dt, op, count, inplace, root, chunk) && m == MODE_RENDEZVOUS)
+      printf("  (in rendezvous mode)\n");
+  }
+  strata_lb_hub_rendezvous(w->hub, 0);
+}
+
+/* The rendezvous mode itself: two ranks that each send, then receive only after their send
+ * completed, finish when sends are buffered and must deadlock when they are not. */
+static int check_rendezvous_mode(void) {
+  int fails = 0;
+  for (int rndv = 0; rndv < 2; rndv++) {
+    world_t w;
+    world_init(&w, 2, 256, 2);
+    strata_lb_hub_rendezvous(w.hub, rndv);
+    strata_plan_t pl[2];
+    char sb[2][8] = {{0}}, rb[2][8] = {{0}};
+    struct strata_request *rq[2];
+    for (int r = 0; r < 2; r++) {
+      strata_plan_init(&pl[r], STRATA_COLL_ALLGATHER, STRATA_ALGO_RING);
+      int snd = plan_send(&pl[r], 1 - r, 1, strata_bref(SB_SEND, 0), 8, -1, -1, -1);
+      plan_recv(&pl[r], 1 - r, 1, strata_bref(SB_RECV, 0), 8, snd, -1, -1);
+      rq[r] = strata_request_get(&w.comm[r]);
+      strata_engine_start(&w.comm[r], rq[r], &pl[r], sb[r], rb[r], STRATA_INT8, STRATA_SUM);
+    }
+    for (int round = 0; round < 1000; round++)
+      for (int r = 0; r < 2; r++) strata_engine_progress(&w.comm[r]);
+    int finished = rq[0]->done && rq[1]->done;
+    if (finished != !rndv) {
+      printf("FAIL loopback %s mode: a send-then-receive exchange %s\n", rndv ? "rendezvous" : "buffered",
+             finished ? "finished" : "did not finish");
+      fails++;
+    }
+    for (int r = 0; r < 2; r++) {
+      strata_engine_fail_all(&w.comm[r], STRATA_ERR_TIMEOUT);
+      strata_request_put(rq[r]);
+      strata_plan_free(&pl[r]);
+    }
+    world_free(&w);
+  }
+  if (!fails) printf("loopback: buffered mode finishes a send-then-receive exchange, rendezvous mode deadlocks it\n");
+  return fails;
+}
+
+/* A plan's size must not grow with the message: for every algorithm, the plan for 2^34 bytes
+ * (2^32 float elements) and for 2^38 bytes have the same number of steps. */
+static int check_plan_sizes(void) {
+  int fails = 0, checked = 0, maxsteps = 0;
+  static const int Ps[] = {2, 3, 8};
+  for (int pi = 0; pi < 3; pi++) {
+    int P = Ps[pi];
+    make_topo(P, 0);
+    make_choice(1);
+    for (int coll = 0; coll < STRATA_NUM_COLLS; coll++) {
+      if (coll == STRATA_COLL_BARRIER) continue;
+      strata_algo_t algos[16];
+      int na = strata_algo_list((strata_coll_t)coll, algos, 16);
+      for (int ai = 0; ai < na; ai++)
+        for (int r = 0; r < P; r += P - 1) {
+          int steps[2];
+          for (int k = 0; k < 2; k++) {
+            size_t bytes = (size_t)1 << (k ? 38 : 34);
+            size_t per = coll == STRATA_COLL_ALLGATHER || coll == STRATA_COLL_REDUCE_SCATTER ||
+                                 coll == STRATA_COLL_ALLTOALL ? bytes / 4 / (size_t)P : bytes / 4;
+            strata_coll_args_t a = {.coll = (strata_coll_t)coll, .rank = r, .nranks = P, .count = per,
+                                    .dtype = STRATA_FLOAT32, .op = STRATA_SUM, .esize = 4,
+                                    .chunk_bytes = 256 << 10, .node_chunk = 128 << 10, .node_nbuf = 4,
+                                    .node_pipe_min = 32768, .node_pipe = 4, .node_slice_min = 65536,
+                                    .hier = &g_hier, .hc = g_hc};
+            strata_plan_t pl;
+            if (!strata_algo_fits(&a, algos[ai]) || strata_plan_build(&pl, &a, algos[ai])) {
+              steps[k] = -1;
+              continue;
+            }
+            steps[k] = pl.nsteps;
+            strata_plan_free(&pl);
+          }
+          if (steps[0] < 0) continue;
+          checked++;
+          if (steps[0] > maxsteps) maxsteps = steps[0];
+          if (steps[0] != steps[1]) {
+            printf("FAIL plan size %s/%s P=%d rank %d: %d steps for 16 GiB, %d for 256 GiB\n",
+                   strata_coll_name((strata_coll_t)coll), strata_algo_name(algos[ai]), P, r, steps[0], steps[1]);
+            fails++;
+          }
+        }
+    }
+  }
+  printf("plan sizes: %d plans of 16 GiB and 256 GiB calls, the same steps at both sizes (at most %d)\n", checked,
+         maxsteps);
+  return fails;
+}
+
+/* Counts above 2^31 elements and buffers above 4 GiB through the engine: int8 MAX over a
+ * pattern that depends on all of an element's index, every element checked. */
+static inline int8_t big_val(int r, size_t i) {
+  uint64_t x = (uint64_t)i * 0x9e3779b97f4a7c15ull + (uint64_t)r * 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 29;
+  x *= 0x94d049bb133111ebull;
+  return (int8_t)(x >> 56);
+}
+
+static int run_large(void) {
+  const size_t n = ((size_t)1 << 31) + 7; /* elements, int8 */
+  const int P = 2;
+  struct { strata_coll_t coll; strata_algo_t algo; int inplace; } cases[] = {
+      {STRATA_COLL_ALLREDUCE, STRATA_ALGO_SHM, 0},      /* a node plan: a chunk loop */
+      {STRATA_COLL_ALLREDUCE, STRATA_ALGO_RING, 1},     /* point to point, pieces capped */
+      {STRATA_COLL_ALLGATHER, STRATA_ALGO_RING, 0},     /* 4 GiB + 14 B receive buffers */
+      {STRATA_COLL_BROADCAST, STRATA_ALGO_SHM, 0},
+  };
+  int fails = 0;
+  for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    strata_coll_t coll = cases[ci].coll;
+    world_t w;
+    world_init(&w, P, 128 << 10, 4);
+    size_t rn = coll == STRATA_COLL_ALLGATHER ? n * P : n;
+    char *sb[2] = {NULL, NULL}, *rb[2];
+    strata_plan_t pl[2];
+    struct strata_request *rq[2];
+    int ok = 1;
+    for (int r = 0; r < P; r++) {
+      rb[r] = malloc(rn);
+      if (!cases[ci].inplace) sb[r] = malloc(n);
+      char *in = cases[ci].inplace ? rb[r] : sb[r];
+      if (!rb[r] || !in) { printf("FAIL large: out of memory\n"); return fails + 1; }
+      if (coll != STRATA_COLL_BROADCAST || r == 0)
+        for (size_t i = 0; i < n; i++) in[i] = big_val(r, i);
+      strata_coll_args_t a = {.coll = coll, .rank = r, .nranks = P, .count = n, .dtype = STRATA_INT8,
+                              .op = STRATA_MAX, .inplace = cases[ci].inplace, .esize = 1,
+                              .chunk_bytes = 256 << 10, .node_chunk = 128 << 10, .node_nbuf = 4,
+                              .node_pipe_min = 32768, .node_pipe = 4, .node_slice_min = 65536};
+      if (strata_plan_build(&pl[r], &a, cases[ci].algo)) { printf("FAIL large: build\n"); return fails + 1; }
+      rq[r] = strata_request_get(&w.comm[r]);
+      strata_engine_start(&w.comm[r], rq[r], &pl[r], in, rb[r], STRATA_INT8, STRATA_MAX);
+    }
+    for (long round = 0; !(rq[0]->done && rq[1]->done); round++) {
+      for (int r = 0; r < P; r++) strata_engine_progress(&w.comm[r]);
+      if (round > 100000000) { printf("FAIL large: no end\n"); ok = 0; break; }
+    }
+    size_t bad = SIZE_MAX;
+    for (int r = 0; r < P && ok; r++) {
+      if (rq[r]->status != STRATA_SUCCESS) { ok = 0; break; }
+      for (size_t i = 0; i < rn && bad == SIZE_MAX; i++) {
+        int8_t want;
+        if (coll == STRATA_COLL_ALLREDUCE) {
+          int8_t x = big_val(0, i), y = big_val(1, i);
+          want = x > y ? x : y;
+        } else if (coll == STRATA_COLL_ALLGATHER) {
+          want = big_val((int)(i / n), i % n);
+        } else {
+          want = big_val(0, i);
+        }
+        if ((int8_t)rb[r][i] != want) bad = i;
+      }
+      if (bad != SIZE_MAX) ok = 0;
+    }
+    printf("%s large %s/%s%s: %zu int8 elements (%zu-byte receive buffers), %d + %d steps, %llu loop runs%s",
+           ok ? "ok" : "FAIL", strata_coll_name(coll), strata_algo_name(cases[ci].algo),
+           cases[ci].inplace ? " in place" : "", n, rn, pl[0].nsteps, pl[1].nsteps,
+           (unsigned long long)pl[0].loop_reps, bad != SIZE_MAX ? ": first wrong element " : "\n");
+    if (bad != SIZE_MAX) printf("%zu\n", bad);
+    fflush(stdout);
+    fails += !ok;
+    for (int r = 0; r < P; r++) {
+      strata_request_put(rq[r]);
+      strata_plan_free(&pl[r]);
+      free(sb[r]);
+      free(rb[r]);
+    }
+    world_free(&w);
+  }
+  return fails;
+}
+
 /* Usage: test_plans [quick|all]: default 16 rank counts up to 64; quick stops at 17;
  * all runs every P from 1 to 64 (a sparser dtype x op sample above 17). */
 int main(int argc, char **argv) {
@@ -286,14 +472,23 @@ int main(int argc, char **argv) {
     g_hc.kmax[1] = atoi(argv[7]);
     g_hc.top_algo = strata_algo_from_name(argv[8]);
     g_hc.outer = argc > 9 ? atoi(argv[9]) : 1;
+    strata_lb_hub_rendezvous(w.hub, getenv("PLANS_RENDEZVOUS") != NULL);
     int ok = run_case(&w, STRATA_COLL_ALLREDUCE, STRATA_ALGO_HIERARCHICAL, STRATA_FLOAT32, STRATA_SUM,
                       (size_t)atol(argv[3]), 0, 0, (size_t)atol(argv[4]));
     world_free(&w);
     printf("%s\n", ok ? "ok" : "FAILED");
     return !ok;
   }
+  if (argc > 1 && !strcmp(argv[1], "large")) { /* > 2^31 elements, > 4 GiB buffers: ~14 GiB */
+    int f = run_large();
+    printf("%s\n", f ? "FAILED" : "ok");
+    return f ? 1 : 0;
+  }
   int quick = argc > 1 && !strcmp(argv[1], "quick");
   int every = argc > 1 && !strcmp(argv[1], "all");
+  if (every) g_mode = MODE_ALTERNATE;
+  failures += check_rendezvous_mode();
+  failures += check_plan_sizes();
   static const int Ps[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 31, 32, 33, 64};
   static const size_t counts[] = {0, 1, 7, 33, 1023};
   const int nP = every ? 64 : (int)(sizeof Ps / sizeof Ps[0]);
@@ -326,7 +521,7 @@ int main(int argc, char **argv) {
                   for (int t = 0; t < (hier ? 3 : 1); t++) {
                     make_topo(P, t);
                     make_choice(dt + op + (int)ci + inplace + t + ri);
-                    run_case(&w, (strata_coll_t)coll, algos[ai], dt, op, count, inplace, rooted ? roots[ri] : 0,
+                    run_modes(&w, (strata_coll_t)coll, algos[ai], dt, op, count, inplace, rooted ? roots[ri] : 0,
                              chunk);
                   }
                 }

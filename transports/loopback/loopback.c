@@ -10,11 +10,14 @@ typedef struct lb_msg {
   int src;
   uint64_t tag;
   size_t len;
+  const void *ref;      /* rendezvous: the sender's buffer, read when matched */
+  strata_treq_t *sreq;  /* rendezvous: the send, completed when matched */
   char data[];
 } lb_msg_t;
 
 struct lb_hub {
   int n;
+  int rendezvous; /* a send completes only once a receive has matched it */
   lb_msg_t **unexp;       /* per destination */
   strata_treq_t **posted; /* per destination; r->peer = source */
   struct lb_tp *tps;
@@ -51,18 +54,26 @@ static strata_result_t lb_isend(strata_transport_t *t, int peer, uint64_t tag, c
       return STRATA_SUCCESS;
     }
   }
-  lb_msg_t *m = malloc(sizeof *m + len);
+  lb_msg_t *m = malloc(sizeof *m + (h->rendezvous ? 0 : len));
   if (!m) return STRATA_ERR_SYSTEM;
   m->src = x->me;
   m->tag = tag;
   m->len = len;
-  if (len) memcpy(m->data, buf, len);
+  m->ref = NULL;
+  m->sreq = NULL;
+  if (h->rendezvous) { /* the sender's buffer stays in use until the receiver matches */
+    m->ref = buf;
+    m->sreq = r;
+    r->state = 0;
+  } else if (len) {
+    memcpy(m->data, buf, len);
+  }
   /* append: messages between a pair stay in order */
   m->next = NULL;
   lb_msg_t **pp = &h->unexp[peer];
   while (*pp) pp = &(*pp)->next;
   *pp = m;
-  r->state = 1; /* buffered */
+  if (!h->rendezvous) r->state = 1; /* buffered */
   return STRATA_SUCCESS;
 }
 
@@ -78,7 +89,8 @@ static strata_result_t lb_irecv(strata_transport_t *t, int peer, uint64_t tag, v
     lb_msg_t *m = *pp;
     if (m->src == peer && m->tag == tag) {
       *pp = m->next;
-      deliver(r, m->data, m->len);
+      strata_result_t rc = deliver(r, m->ref ? m->ref : m->data, m->len);
+      if (m->sreq) m->sreq->state = rc == STRATA_SUCCESS ? 1 : -(int)rc;
       free(m);
       return STRATA_SUCCESS;
     }
@@ -102,6 +114,14 @@ static void lb_cancel(strata_transport_t *t, strata_treq_t *r) {
       *pp = r->next;
       return;
     }
+  for (int d = 0; d < x->hub->n; d++) /* a rendezvous send not matched yet */
+    for (lb_msg_t **pp = &x->hub->unexp[d]; *pp; pp = &(*pp)->next)
+      if ((*pp)->sreq == r) {
+        lb_msg_t *m = *pp;
+        *pp = m->next;
+        free(m);
+        return;
+      }
 }
 
 static strata_result_t lb_alive(strata_transport_t *t, int peer) {
@@ -129,6 +149,8 @@ lb_hub_t *strata_lb_hub_create(int n) {
   }
   return h;
 }
+
+void strata_lb_hub_rendezvous(lb_hub_t *h, int on) { h->rendezvous = on; }
 
 int strata_lb_hub_pending(const lb_hub_t *h) {
   int k = 0;
