@@ -39,6 +39,15 @@ static inline double ref_input(int dt, int op, int r, size_t i) {
   }
 }
 
+/* Large-count tests: an int8 value that depends on all 64 bits of the index, so a piece
+ * landing 2^31 or 2^32 bytes off shows. */
+static inline int8_t ref_big_val(int r, size_t i) {
+  uint64_t x = (uint64_t)i * 0x9e3779b97f4a7c15ull + (uint64_t)r * 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 29;
+  x *= 0x94d049bb133111ebull;
+  return (int8_t)(x >> 56);
+}
+
 /* buffers may be unaligned on purpose: store through memcpy */
 #define REF_PUT(T, p, i, v)                                                     \
   do {                                                                          \

@@ -2,7 +2,7 @@
 /* Multi-process correctness: every collective x algorithm (forced in turn) x in place or not
  * x counts {0, 1, 7, 1023, 65537, 1M+3} x unaligned buffers, compared element by element with
  * a reference. Every dtype x op at one rank count (--full), a rotating sample otherwise.
- * Usage: mpirun -np N test_collectives [--init mpi|uid|env] [--full] [--quick] [--expect-sites G]
+ * Usage: mpirun -np N test_collectives [--init mpi|uid|env] [--full] [--quick] [--large] [--expect-sites G]
  * Across hosts (or STRATA_HOSTID "hosts"), the forced algorithms include the hierarchical ones. */
 #include <mpi.h>
 #include <stdio.h>
@@ -288,6 +288,50 @@ static void bad_input(strata_comm_t comm) {
   CHECK(y[0] == (float)(P * (P - 1) / 2), "allreduce after bad input: %g", (double)y[0]);
 }
 
+/* --large (opt-in, ~6 GiB a rank at 2 ranks): counts above 2^31 elements and a receive
+ * buffer above 4 GiB across processes, every element checked. int8 MAX over values that
+ * depend on every bit of the index. */
+static void large_test(strata_comm_t comm) {
+  const size_t n = ((size_t)1 << 31) + 7;
+  struct { strata_coll_t coll; strata_algo_t algo; int inplace; } cases[] = {
+      {STRATA_COLL_ALLREDUCE, STRATA_ALGO_AUTO, 0},
+      {STRATA_COLL_ALLREDUCE, STRATA_ALGO_RING, 1},
+      {STRATA_COLL_ALLGATHER, STRATA_ALGO_AUTO, 0},
+  };
+  for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    strata_coll_t coll = cases[ci].coll;
+    size_t rn = coll == STRATA_COLL_ALLGATHER ? n * (size_t)P : n;
+    int8_t *rb = malloc(rn), *sb = cases[ci].inplace ? rb : malloc(n);
+    CHECK(rb && sb, "large: out of memory");
+    if (!rb || !sb) return;
+    for (size_t i = 0; i < n; i++) sb[i] = ref_big_val(me, i);
+    double t0 = MPI_Wtime();
+    strata_result_t rc = strata_coll_run(coll, sb, rb, n, STRATA_INT8, STRATA_MAX, 0, comm, NULL, cases[ci].algo);
+    double dt = MPI_Wtime() - t0;
+    CHECK(rc == STRATA_SUCCESS, "large %s: %s", strata_coll_name(coll), strata_result_string(rc));
+    size_t bad = SIZE_MAX;
+    for (size_t i = 0; i < rn && bad == SIZE_MAX; i++) {
+      int8_t want;
+      if (coll == STRATA_COLL_ALLGATHER) {
+        want = ref_big_val((int)(i / n), i % n);
+      } else {
+        want = ref_big_val(0, i);
+        for (int q = 1; q < P; q++)
+          if (ref_big_val(q, i) > want) want = ref_big_val(q, i);
+      }
+      if (rb[i] != want) bad = i;
+    }
+    CHECK(bad == SIZE_MAX, "large %s/%s: element %zu wrong", strata_coll_name(coll), strata_algo_name(cases[ci].algo),
+          bad);
+    if (me == 0)
+      printf("large %s/%s%s: %zu int8 elements, %zu-byte receive buffer: %s in %.2f s\n", strata_coll_name(coll),
+             strata_algo_name(cases[ci].algo), cases[ci].inplace ? " in place" : "", n, rn,
+             bad == SIZE_MAX && rc == STRATA_SUCCESS ? "every element right" : "WRONG", dt);
+    if (sb != rb) free(sb);
+    free(rb);
+  }
+}
+
 static void split_test(strata_comm_t comm) {
   strata_comm_t sub = NULL;
   int color = me % 2, key = -me;
@@ -342,7 +386,7 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &me);
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const char *how = "mpi";
-  int full = 0, quick = 0, expect_sites = 0;
+  int full = 0, quick = 0, expect_sites = 0, large = 0;
   long stress_from = 0;
   double stress_s = 0;
   unsigned long long stress_seed = 0;
@@ -357,6 +401,7 @@ int main(int argc, char **argv) {
       i += 2;
     } else if (!strcmp(argv[i], "--from") && i + 1 < argc) stress_from = atol(argv[++i]);
     else if (!strcmp(argv[i], "--quick")) quick = 1;
+    else if (!strcmp(argv[i], "--large")) large = 1;
     else if (!strcmp(argv[i], "--device")) use_dev = 1;
     else if (!strcmp(argv[i], "--stream")) use_dev = use_stream = 1;
     else if (!strcmp(argv[i], "--expect-path") && i + 1 < argc) expect_path = argv[++i];
@@ -385,7 +430,10 @@ int main(int argc, char **argv) {
           expect_sites);
     if (me == 0) printf("fabric: %d site(s) from %s, %u hosts\n", f->nsites, f->site_source, comm->ctx->nhosts);
   }
-  if (comm && stress_s > 0) {
+  if (comm && large) {
+    large_test(comm);
+    CHECK(strata_comm_destroy(comm) == STRATA_SUCCESS, "destroy");
+  } else if (comm && stress_s > 0) {
     stress(comm, stress_seed, stress_s, stress_from);
     CHECK(strata_comm_destroy(comm) == STRATA_SUCCESS, "destroy");
   } else if (comm) {
