@@ -3,7 +3,9 @@
  * Forks its ranks itself, so no launcher can mask the failure. The parent starts no threads
  * before forking (a child forked while another thread holds a lock can deadlock): the ranks
  * bootstrap from environment variables and rank 0 hosts the root.
- * Usage: test_fault [nranks] (environment: STRATA_TRANSPORTS, STRATA_ALGO) */
+ * Usage: test_fault [nranks] (environment: STRATA_TRANSPORTS, STRATA_ALGO; FAULT_PPN=k: ranks
+ * in pretend hosts of k, UCX between them with peer error handling; FAULT_EXPECT=peer: every
+ * survivor must get STRATA_ERR_PEER_FAILED, not a timeout) */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +27,12 @@ static double now(void) {
 static int child(int port, int P, int r, int victim, double timeout_s) {
   strata_comm_t comm;
   env_boot_set(port, r, P);
+  const char *ppn = getenv("FAULT_PPN"); /* ranks per pretend host: UCX between them, peer errors on */
+  if (ppn && atoi(ppn) > 0) {
+    char h[32];
+    snprintf(h, sizeof h, "h%d", r / atoi(ppn));
+    setenv("STRATA_HOSTID", h, 1);
+  }
   double ti = now();
   if (strata_comm_init_env(&comm) != STRATA_SUCCESS) return 10;
   if (getenv("FAULT_VERBOSE")) fprintf(stderr, "rank %d: init took %.3f s\n", r, now() - ti);
@@ -43,6 +51,12 @@ static int child(int port, int P, int r, int victim, double timeout_s) {
     if (rc != STRATA_ERR_TIMEOUT && rc != STRATA_ERR_PEER_FAILED) {
       fprintf(stderr, "rank %d: unexpected error %s\n", r, strata_result_string(rc));
       return 12;
+    }
+    const char *want = getenv("FAULT_EXPECT"); /* "peer": the transport must name the dead peer */
+    if (want && !strcmp(want, "peer") && rc != STRATA_ERR_PEER_FAILED) {
+      fprintf(stderr, "rank %d: %s, where the transport should have reported the dead peer\n", r,
+              strata_result_string(rc));
+      return 16;
     }
     if (dt > timeout_s + 3.0) {
       fprintf(stderr, "rank %d: the failure took %.1f s to report (timeout %.1f s)\n", r, dt, timeout_s);
