@@ -190,10 +190,14 @@ int main(int argc, char **argv) {
          topo.from_hwloc ? " (hwloc)" : "", topo.packages, topo.numa_nodes, topo.cores, topo.pus, topo.l3_bytes >> 10);
   printf("  network devices [near cores]: %s\n", topo.nics[0] ? topo.nics : "(none reported)");
   printf("  GPUs [near cores]: %s\n", topo.gpus[0] ? topo.gpus : "(none reported)");
-  printf("Transports enabled: %s%s\n", cfg->transports & STRATA_TRANSPORT_SHM ? "shm " : "",
-         cfg->transports & STRATA_TRANSPORT_UCX ? "ucx" : "");
-  int node_ok = hosts == 1 && (cfg->transports & STRATA_TRANSPORT_SHM) && n > 1;
-  int p2p_shm = hosts == 1 && (cfg->transports & STRATA_TRANSPORT_SHM);
+  int ntp;
+  const strata_transport_entry_t *tps = strata_transport_list(&ntp);
+  printf("Transports (in order of preference; STRATA_TRANSPORTS):");
+  for (int i = 0; i < ntp; i++) printf(" %s%s", tps[i].name, (cfg->transports >> i) & 1u ? "" : " (off)");
+  printf("\n");
+  int shm_on = strata_config_transport_on("shm");
+  int node_ok = hosts == 1 && shm_on && n > 1;
+  int p2p_shm = hosts == 1 && shm_on;
   strata_tuner_t t;
   int oversub = hosts == 1 && n > topo.pus;
   strata_tuner_init(&t, n, node_ok, p2p_shm, oversub);

@@ -1,7 +1,9 @@
 /* The transport interface: nonblocking tagged send/recv of byte ranges between world
- * ranks, behind a small ops table. Its users are the engine and, once at init before any
- * communicator exists, the link probe (runtime/core/probe.c); nothing outside transports/
- * knows about shared memory FIFOs or UCX. */
+ * ranks, behind a small ops table. Transports are listed in transports/registry.c in order
+ * of preference; a peer's messages go through the first that reaches it (a transport is
+ * one ops table and one line there). Their users are the engine and, once at init before
+ * any communicator exists, the link probe (runtime/core/probe.c); nothing outside
+ * transports/ knows about shared memory FIFOs or UCX. */
 #ifndef STRATA_TRANSPORT_H
 #define STRATA_TRANSPORT_H
 
@@ -25,8 +27,17 @@ typedef struct strata_treq {
 
 typedef struct strata_transport strata_transport_t;
 
+/* ops flags */
+#define STRATA_TP_SHARED_MEMORY 1u /* moves a host's messages through its memory (the tuner's
+                                      "point to point inside a host" costs) */
+#define STRATA_TP_DRAIN 2u         /* a finished call may still owe peers protocol messages
+                                      that only progress sends (UCX rendezvous replies) */
+
 typedef struct strata_transport_ops {
   const char *name;
+  unsigned flags;
+  /* 1 when this transport carries messages to world rank peer (fixed once created) */
+  int (*reaches)(strata_transport_t *t, int peer);
   strata_result_t (*isend)(strata_transport_t *t, int peer, uint64_t tag, const void *buf,
                            size_t len, strata_treq_t *r);
   strata_result_t (*irecv)(strata_transport_t *t, int peer, uint64_t tag, void *buf, size_t len,
@@ -61,8 +72,17 @@ typedef struct strata_tp_init {
   uint32_t my_host;
   uint64_t key;              /* per-job random key */
   strata_oob_t *oob;
-  int inter_host_only;       /* UCX: the shm transport carries every message inside a host */
+  const uint8_t *reached;    /* per world rank: 1 when an earlier transport carries it */
+  int inter_host_only;       /* an earlier transport carries every message inside this host */
 } strata_tp_init_t;
+
+/* The registry (transports/registry.c): every transport built in, in order of preference. */
+typedef struct strata_transport_entry {
+  const char *name;
+  strata_result_t (*create)(const strata_tp_init_t *init, strata_transport_t **out);
+} strata_transport_entry_t;
+const strata_transport_entry_t *strata_transport_list(int *n);
+#define STRATA_MAX_TRANSPORTS 8
 
 strata_result_t strata_shm_create(const strata_tp_init_t *init, strata_transport_t **out);
 strata_result_t strata_ucx_create(const strata_tp_init_t *init, strata_transport_t **out);

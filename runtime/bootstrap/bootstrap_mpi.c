@@ -7,7 +7,7 @@
 
 #include "../core/config.h"
 #include "../core/log.h"
-#include "../engine/engine.h"
+#include "../core/clock.h"
 #include "bootstrap.h"
 
 typedef struct mpi_oob {

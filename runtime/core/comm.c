@@ -44,7 +44,7 @@ static strata_result_t node_seg_setup(strata_comm_t c, strata_result_t (*sync)(v
                                       strata_result_t (*agree)(void *, int *), void *arg) {
   const strata_config_t *cfg = strata_config();
   strata_result_t rc = STRATA_SUCCESS, rc2;
-  if (!c->all_local || !c->ctx->shm || c->nranks < 2) {
+  if (!c->all_local || !strata_config_transport_on("shm") || c->nranks < 2) {
     if (c->nranks == 1) return strata_nseg_init_private(&c->node, 1, cfg->node_nbuf, cfg->node_chunk);
     return sync(arg);
   }
@@ -103,7 +103,7 @@ static void densify(int *ids, int n, int *nunits) {
 
 static strata_result_t tuner_setup(strata_comm_t c) {
   const strata_context_t *x = c->ctx;
-  int p2p_shm = c->all_local && x->shm;
+  int p2p_shm = c->all_local && (comm_tp(c, 0)->ops->flags & STRATA_TP_SHARED_MEMORY);
   strata_tuner_init_machine(&c->tuner, c->nranks, c->node.base != NULL && c->nranks > 1, p2p_shm,
                             c->all_local && x->oversubscribed, &x->machine);
   if (c->all_local) return STRATA_SUCCESS;

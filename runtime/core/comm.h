@@ -19,7 +19,9 @@ typedef struct strata_context {
   int refs;
   int world_rank, world_size;
   uint64_t key;                 /* random per job: names shared segments */
-  strata_transport_t *shm, *ucx;
+  strata_transport_t *tp[STRATA_MAX_TRANSPORTS]; /* created, in the registry's order */
+  int ntp;
+  uint8_t *peer_tp;             /* per world rank: the index in tp[] of its transport */
   uint32_t *host_of;            /* host index of each world rank */
   uint32_t my_host;
   int local_size;               /* world ranks on this host */
@@ -98,11 +100,11 @@ struct strata_comm {
 static inline int comm_world_rank(const struct strata_comm *c, int r) {
   return c->world ? c->world[r] : r;
 }
+static inline strata_transport_t *ctx_tp(const strata_context_t *x, int world_rank) {
+  return x->tp[x->peer_tp[world_rank]];
+}
 static inline strata_transport_t *comm_tp(const struct strata_comm *c, int r) {
-  int w = comm_world_rank(c, r);
-  const strata_context_t *x = c->ctx;
-  if (x->shm && x->host_of[w] == x->my_host) return x->shm;
-  return x->ucx ? x->ucx : x->shm;
+  return ctx_tp(c->ctx, comm_world_rank(c, r));
 }
 
 #endif

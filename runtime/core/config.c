@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../../transports/transport.h"
 #include "log.h"
 
 static strata_config_t cfg;
@@ -87,6 +88,32 @@ static long env_long(const char *name, long def, long lo, long hi) {
 /* STRATA_HIER=NODE,SITE,TOP,CHUNKS overrides the cost model's hierarchical choice:
  * NODE/SITE "rs" (reduce-scatter among all ranks/nodes) or "leader", TOP a flat allreduce
  * algorithm name, CHUNKS the pipeline depth; "-" or an empty field keeps the model's pick. */
+/* STRATA_TRANSPORTS=name,name...: the registry's transports allowed (all when unset) */
+static unsigned parse_transports(const char *t) {
+  int n;
+  const strata_transport_entry_t *e = strata_transport_list(&n);
+  unsigned all = n >= 32 ? ~0u : (1u << n) - 1u, m = 0;
+  if (!t || !*t) return all;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", t);
+  for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+    int i = 0;
+    while (i < n && strcmp(e[i].name, tok)) i++;
+    if (i < n) m |= 1u << i;
+    else SLOG_WARN("STRATA_TRANSPORTS: '%s' is not a transport of this build", tok);
+  }
+  if (!m) SLOG_WARN("STRATA_TRANSPORTS=%s names no transport of this build; using all", t);
+  return m ? m : all;
+}
+
+int strata_config_transport_on(const char *name) {
+  int n;
+  const strata_transport_entry_t *e = strata_transport_list(&n);
+  for (int i = 0; i < n; i++)
+    if (!strcmp(e[i].name, name)) return (strata_config()->transports >> i) & 1u;
+  return 0;
+}
+
 static void parse_hier(const char *v) {
   char buf[128], *save = NULL;
   snprintf(buf, sizeof buf, "%s", v);
@@ -123,15 +150,7 @@ static void cfg_load(void) {
   cfg.eager_max = (size_t)env_long("STRATA_SHM_EAGER", 8192 - 64, 64, 1 << 20);
   cfg.shm_cells = (int)env_long("STRATA_SHM_CELLS", 32, 4, 4096);
   cfg.cma = (int)env_long("STRATA_SHM_CMA", 1, 0, 1);
-  cfg.transports = STRATA_TRANSPORT_SHM | STRATA_TRANSPORT_UCX;
-  const char *t = getenv("STRATA_TRANSPORTS");
-  if (t && *t) {
-    unsigned m = 0;
-    if (strstr(t, "shm")) m |= STRATA_TRANSPORT_SHM;
-    if (strstr(t, "ucx")) m |= STRATA_TRANSPORT_UCX;
-    if (!m) SLOG_WARN("STRATA_TRANSPORTS=%s names no known transport (shm, ucx); using both", t);
-    else cfg.transports = m;
-  }
+  cfg.transports = parse_transports(getenv("STRATA_TRANSPORTS"));
   const char *a = getenv("STRATA_ALGO");
   if (a && *a) strata_config_parse_algos(a, cfg.algo);
   cfg.hier_kmax[0] = cfg.hier_kmax[1] = -1;

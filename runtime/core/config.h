@@ -7,12 +7,10 @@
 
 #include "coll.h"
 
-#define STRATA_TRANSPORT_SHM 1u
-#define STRATA_TRANSPORT_UCX 2u
-
 typedef struct strata_config {
   int64_t timeout_ms;        /* STRATA_TIMEOUT_MS, default 600000 */
-  unsigned transports;       /* STRATA_TRANSPORTS=shm,ucx (default both) */
+  unsigned transports;       /* STRATA_TRANSPORTS=shm,ucx: bit i = transport i of the registry
+                                (transports/registry.c); default all */
   size_t ring_chunk;         /* STRATA_RING_CHUNK bytes for pipelined p2p algorithms */
   size_t node_chunk;         /* STRATA_SHM_CHUNK bytes per shared-memory staging slot */
   int node_nbuf;             /* STRATA_SHM_NBUF staging slots per rank */
@@ -35,6 +33,8 @@ typedef struct strata_config {
 } strata_config_t;
 
 const strata_config_t *strata_config(void);
+/* Does STRATA_TRANSPORTS allow the registry's transport `name` (shm: shared memory at all)? */
+int strata_config_transport_on(const char *name);
 /* Parse an STRATA_ALGO-style string ("allreduce:ring;allgather:bruck") into out[].
  * Returns 0, or -1 with a log line naming what was not understood. */
 int strata_config_parse_algos(const char *s, int out[STRATA_NUM_COLLS]);

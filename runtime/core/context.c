@@ -33,12 +33,63 @@ static void read_boot_id(char *out, size_t n) {
 
 void strata_ctx_release(strata_context_t *x) {
   if (--x->refs > 0) return;
-  if (x->shm) x->shm->ops->destroy(x->shm);
-  if (x->ucx) x->ucx->ops->destroy(x->ucx);
+  for (int i = x->ntp - 1; i >= 0; i--) x->tp[i]->ops->destroy(x->tp[i]);
+  free(x->peer_tp);
   free(x->host_of);
   free(x->hostnames);
   strata_fabric_free(&x->fabric);
   free(x);
+}
+
+/* The registry's transports (those `allowed`), in order, while some rank still has a peer
+ * no earlier transport reaches; each peer gets the first that reaches it. Every rank takes
+ * part in the same creations (they exchange addresses over oob). */
+static strata_result_t transports_setup(strata_context_t *x, strata_oob_t *oob, unsigned allowed) {
+  const int P = x->world_size, me = x->world_rank;
+  int n;
+  const strata_transport_entry_t *e = strata_transport_list(&n);
+  uint8_t *reached = calloc((size_t)P, 1), *need = calloc((size_t)P, 1);
+  x->peer_tp = calloc((size_t)P, 1);
+  if (!reached || !need || !x->peer_tp) { free(reached); free(need); return STRATA_ERR_SYSTEM; }
+  strata_result_t rc = STRATA_SUCCESS;
+  int missing = P;
+  for (int i = 0; i < n && x->ntp < STRATA_MAX_TRANSPORTS; i++) {
+    if (!((allowed >> i) & 1u)) continue;
+    memset(need, 0, (size_t)P);
+    need[me] = missing > 0;
+    if ((rc = oob->allgather(oob, need, 1)) != STRATA_SUCCESS) break;
+    int any = 0, local_left = 0;
+    for (int w = 0; w < P; w++) {
+      any |= need[w];
+      local_left |= !reached[w] && x->host_of[w] == x->my_host;
+    }
+    if (!any) break; /* every rank reaches every peer already */
+    strata_tp_init_t in = {me, P, x->host_of, x->my_host, x->key, oob, reached, !local_left};
+    strata_transport_t *t = NULL;
+    rc = e[i].create(&in, &t);
+    if (rc != STRATA_SUCCESS) {
+      SLOG_WARN("transport %s unavailable (%s)", e[i].name, strata_result_string(rc));
+      break;
+    }
+    x->tp[x->ntp] = t;
+    for (int w = 0; w < P; w++)
+      if (!reached[w] && t->ops->reaches(t, w)) {
+        reached[w] = 1;
+        x->peer_tp[w] = (uint8_t)x->ntp;
+        missing--;
+      }
+    x->ntp++;
+  }
+  if (rc == STRATA_SUCCESS && missing > 0) {
+    int w = 0;
+    while (reached[w]) w++;
+    SLOG_WARN("rank %d (%s): no transport allowed by STRATA_TRANSPORTS reaches world rank %d (host %s)%s", me,
+              x->hostname, w, x->hostnames[w], missing > 1 ? " and others" : "");
+    rc = STRATA_ERR_UNSUPPORTED;
+  }
+  free(reached);
+  free(need);
+  return rc;
 }
 
 strata_result_t strata_ctx_create(strata_oob_t *oob, uint64_t key, strata_context_t **out) {
@@ -111,23 +162,8 @@ strata_result_t strata_ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
       SLOG_INFO("host %s: %s", x->hostname, d);
     }
   }
-  strata_tp_init_t in = {me, P, x->host_of, x->my_host, key, oob, 0};
-  int want_shm = (cfg->transports & STRATA_TRANSPORT_SHM) != 0;
-  int want_ucx = (cfg->transports & STRATA_TRANSPORT_UCX) && (nhosts > 1 || !want_shm);
-  if (want_shm) {
-    rc = strata_shm_create(&in, &x->shm);
-    if (rc != STRATA_SUCCESS) { strata_ctx_release(x); return rc; }
-  }
-  if (want_ucx) {
-    in.inter_host_only = x->shm != NULL;
-    rc = strata_ucx_create(&in, &x->ucx);
-    if (rc != STRATA_SUCCESS) {
-      SLOG_WARN("UCX transport unavailable (%s)%s", strata_result_string(rc),
-                nhosts > 1 ? ": ranks on other hosts cannot be reached" : "");
-      strata_ctx_release(x);
-      return rc;
-    }
-  }
+  rc = transports_setup(x, oob, cfg->transports);
+  if (rc != STRATA_SUCCESS) { free(labels); strata_ctx_release(x); return rc; }
   rc = strata_fabric_setup(x, oob, labels);
   free(labels);
   if (rc == STRATA_SUCCESS) rc = strata_agree_world(x, oob); /* every plan input equal everywhere */
@@ -157,10 +193,12 @@ strata_result_t strata_ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
               x->hostname, tp.from_hwloc ? " (hwloc)" : "", tp.packages, tp.numa_nodes, tp.cores, tp.pus,
               tp.l3_bytes >> 10, tp.nics[0] ? tp.nics : "none", tp.gpus[0] ? tp.gpus : "none");
   }
-  SLOG_INFO("world rank %d of %d on %s (site %s): %u hosts, %d ranks here, %d on this machine%s; transports:%s%s",
+  char tpn[128] = "";
+  for (int i = 0, len = 0; i < x->ntp && len < (int)sizeof tpn - 40; i++)
+    len += snprintf(tpn + len, sizeof tpn - (size_t)len, " %s", x->tp[i]->name);
+  SLOG_INFO("world rank %d of %d on %s (site %s): %u hosts, %d ranks here, %d on this machine%s; transports:%s",
             me, P, x->hostname, x->fabric.site_name[x->fabric.site_of[me]], nhosts, x->local_size,
-            x->machine_ranks, x->oversubscribed ? " (more ranks than cores)" : "",
-            x->shm ? " shm" : "", x->ucx ? " ucx" : "");
+            x->machine_ranks, x->oversubscribed ? " (more ranks than cores)" : "", tpn);
   *out = x;
   return STRATA_SUCCESS;
 }

@@ -165,7 +165,7 @@ strata_result_t strata_fabric_setup(strata_context_t *x, strata_oob_t *oob, char
     if (clash && x->world_rank == 0)
       SLOG_WARN("%d rank(s) named another site than their host's first labelled rank; a host lies in one "
                 "site, so they follow it", clash);
-  } else if (nhosts > 1 && x->ucx && probe_wanted()) {
+  } else if (nhosts > 1 && probe_wanted()) { /* init found a transport to every host */
     strata_result_t rc = strata_fabric_probe(x, oob, labels, f->lvl);
     if (rc != STRATA_SUCCESS) return rc;
     snprintf(f->site_source, sizeof f->site_source, "probing");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "comm.h"
 #include "config.h"
 #include "fabric.h"
@@ -33,16 +34,8 @@
 typedef struct { int32_t peer, round; float lat, bw, raw; } edge_t;
 typedef struct { int32_t n; edge_t e[MAX_ROUNDS]; } edges_t;
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
-static strata_transport_t *tp_for(strata_context_t *x, int w) {
-  if (x->shm && x->host_of[w] == x->my_host) return x->shm;
-  return x->ucx ? x->ucx : x->shm;
-}
+static strata_transport_t *tp_for(strata_context_t *x, int w) { return ctx_tp(x, w); }
 
 enum { REQ = 0, RESP = 1 };
 static uint64_t ptag(int round, int i, int dir) {
@@ -74,19 +67,19 @@ static strata_result_t probe_round(strata_context_t *x, int round, int cli, int 
     int moved = tc ? tc->ops->progress(tc) : 0;
     if (ts && ts != tc) moved += ts->ops->progress(ts);
     if (!moved && x->oversubscribed) sched_yield(); /* the peer needs this core to answer */
-    if (now_s() > deadline) { rc = STRATA_ERR_TIMEOUT; break; }
+    if (strata_now_s() > deadline) { rc = STRATA_ERR_TIMEOUT; break; }
     /* client */
     if (cs < NMSG) {
       if (!c_posted) {
         rc = tc->ops->irecv(tc, cli, ptag(round, cs, RESP), &cin[cs], 8, &cresp[cs]);
-        t0 = now_s();
+        t0 = strata_now_s();
         if (!rc) rc = tc->ops->isend(tc, cli, ptag(round, cs, REQ), IS_BIG(cs) ? big_out : (void *)&cout_[cs],
                                      IS_BIG(cs) ? BIG : 8, &creq[cs]);
         c_posted = 1;
       } else if (cresp[cs].state < 0 || creq[cs].state < 0) {
         rc = STRATA_ERR_PEER_FAILED;
       } else if (cresp[cs].state == 1 && creq[cs].state == 1) {
-        double dt = now_s() - t0;
+        double dt = strata_now_s() - t0;
         if (!IS_BIG(cs)) {
           best = dt < best ? dt : best;
           if (nrtt < NPING) rtt[nrtt++] = dt;
@@ -109,7 +102,7 @@ static strata_result_t probe_round(strata_context_t *x, int round, int cli, int 
   for (int i = 0; ts && i < ss && !rc; i++)
     while (sresp[i].state == 0) {
       if (!ts->ops->progress(ts) && x->oversubscribed) sched_yield();
-      if (now_s() > deadline) { rc = STRATA_ERR_TIMEOUT; break; }
+      if (strata_now_s() > deadline) { rc = STRATA_ERR_TIMEOUT; break; }
     }
   if (rc) {
     for (int i = 0; i < NMSG; i++) {
@@ -148,7 +141,7 @@ static int uf_find(int *p, int i) {
 strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char (*labels)[STRATA_SITE_NAME],
                                     strata_level_figs_t lvl[STRATA_NUM_LVLS]) {
   const int P = x->world_size, me = x->world_rank;
-  const double t_start = now_s();
+  const double t_start = strata_now_s();
   int N = 0, li = -1;
   int *leader = calloc((size_t)P, sizeof *leader), *lidx = calloc((size_t)P, sizeof *lidx);
   edges_t *all = calloc((size_t)P, sizeof *all);
@@ -296,7 +289,7 @@ strata_result_t strata_fabric_probe(strata_context_t *x, strata_oob_t *oob, char
     if (best > 0) lvl[STRATA_LVL_GLOBAL].bw = best;
     snprintf(lvl[STRATA_LVL_GLOBAL].source, sizeof lvl[0].source, "probe");
   }
-  x->fabric.probe_ms = (now_s() - t_start) * 1e3;
+  x->fabric.probe_ms = (strata_now_s() - t_start) * 1e3;
   if (me == 0)
     SLOG_INFO("probing: %d nodes, %d rounds, %d links measured, %d site(s) (slow links %.1fx slower) in %.0f ms",
               N, nr, ne, nsites, jump, x->fabric.probe_ms);

@@ -15,6 +15,7 @@
 
 #include "../core/internal.h"
 #include "../core/log.h"
+#include "../core/clock.h"
 #include "../engine/engine.h"
 #include "../../transports/nccl/nccl_dl.h"
 #include "dev_coll.h"

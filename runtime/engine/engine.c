@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "../../kernels/strata_kernels.h"
+#include "../core/clock.h"
 #include "../core/log.h"
 
 #define WINDOW 256              /* steps of one request looked at per pass */
@@ -30,20 +31,6 @@
 #define STRATA_DRAIN_PASSES 256          /* transport progress passes a finished call may make */
 enum { ST_IDLE = 0, ST_POSTED = 1, ST_DONE = 2 };
 enum { R_IDLE = 0, R_POSTED = 1, R_DONE = 2, R_ERROR = 3 };
-
-uint64_t strata_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
 
 /* One run of a plan's steps: a loop body's run k shifts the caller's buffers and the chunk
  * numbers (plan.h); steps outside the loop run with none. */
@@ -458,8 +445,9 @@ static int progress_transports(struct strata_comm *c) {
   strata_context_t *x = c->ctx;
   /* a transport moving bytes (a fragment stream, a large UCX message in pieces) before the
    * step completes is progress too */
-  int m = x->shm ? x->shm->ops->progress(x->shm) : 0;
-  return m + (x->ucx ? x->ucx->ops->progress(x->ucx) : 0);
+  int m = 0;
+  for (int i = 0; i < x->ntp; i++) m += x->tp[i]->ops->progress(x->tp[i]);
+  return m;
 }
 
 /* Seq numbers travel in few tag bits (6 over UCX). A request starts moving only when it is
@@ -573,9 +561,12 @@ static void time_out(struct strata_request *req, uint64_t quiet_ns) {
  * the transports are progressed until they report nothing left to move (bounded). */
 static void drain_transports(struct strata_comm *c) {
   strata_context_t *x = c->ctx;
-  if (!x->ucx) return;
-  for (int i = 0, idle = 0; i < STRATA_DRAIN_PASSES && idle < 2; i++)
-    idle = x->ucx->ops->progress(x->ucx) ? 0 : idle + 1;
+  for (int t = 0; t < x->ntp; t++) {
+    strata_transport_t *tp = x->tp[t];
+    if (!(tp->ops->flags & STRATA_TP_DRAIN)) continue;
+    for (int i = 0, idle = 0; i < STRATA_DRAIN_PASSES && idle < 2; i++)
+      idle = tp->ops->progress(tp) ? 0 : idle + 1;
+  }
 }
 
 strata_result_t strata_engine_test(struct strata_request *req, int *done) {
@@ -615,7 +606,7 @@ strata_result_t strata_engine_wait(struct strata_request *req) {
     strata_engine_progress(c);
     if (req->done) break;
     if (++polls > (unsigned)spin) sched_yield();
-    else cpu_relax();
+    else strata_cpu_relax();
     if ((polls & (STRATA_CLOCK_POLLS - 1)) == 0) {
       uint64_t now = strata_now_ns();
       if (!quiet_since) quiet_since = last_check = now;

@@ -23,6 +23,5 @@ struct strata_request *strata_request_get(struct strata_comm *comm);
 void strata_request_put(struct strata_request *req);
 void strata_request_free_pool(struct strata_comm *comm);
 
-uint64_t strata_now_ns(void);
 
 #endif

@@ -12,6 +12,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "../core/clock.h"
 #include "machine.h"
 
 #include <errno.h>
@@ -34,11 +35,6 @@
 #define RING 4
 #define NEVER UINT64_MAX
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void cpu_model(char *out, size_t n) {
   FILE *f = fopen("/proc/cpuinfo", "r");
@@ -92,7 +88,7 @@ static void *reader(void *p) {
  * wait of the calibration is bounded (a reader that never gets its core, say). */
 static int spin_until(bench_t *b, _Atomic uint64_t *w, uint64_t v) {
   for (unsigned k = 1; atomic_load_explicit(w, memory_order_acquire) < v; k++)
-    if ((k & 4095) == 0 && now_s() > b->deadline) {
+    if ((k & 4095) == 0 && strata_now_s() > b->deadline) {
       atomic_store(&b->abort, 1);
       return -1;
     }
@@ -104,10 +100,10 @@ static void run_bench(bench_t *b) {
   atomic_store(&b->put, 0);
   atomic_store(&b->done, 0);
   atomic_store(&b->abort, 0);
-  b->deadline = now_s() + 2.0;
+  b->deadline = strata_now_s() + 2.0;
   if (pthread_create(&th, NULL, reader, b)) { b->t = -1; return; }
   pin(b->cpu[0]);
-  double t0 = now_s();
+  double t0 = strata_now_s();
   for (uint64_t v = 1; v <= (uint64_t)b->iters; v++) {
     if (b->mode == 0) {
       /* the slot is free once its previous piece was read */
@@ -121,7 +117,7 @@ static void run_bench(bench_t *b) {
     atomic_store_explicit(&b->put, v, memory_order_release);
   }
   int late = atomic_load(&b->abort) || spin_until(b, &b->done, (uint64_t)b->iters);
-  b->t = late ? -1 : now_s() - t0;
+  b->t = late ? -1 : strata_now_s() - t0;
   pthread_join(th, NULL);
 }
 
@@ -184,9 +180,9 @@ int strata_machine_calibrate(strata_machine_t *m) {
     double t0;
     float *x = (float *)b.src, *y = (float *)b.dst;
     for (size_t i = 0; i < n / 4; i++) x[i] = y[i] = 1.0f;
-    t0 = now_s();
+    t0 = strata_now_s();
     for (int r = 0; r < reps; r++) strata_kernel_reduce2(b.slots, x, y, n / 4, 7 /* FLOAT32 */, 0 /* SUM */);
-    m->reduce_bw = (double)n * reps / (now_s() - t0);
+    m->reduce_bw = (double)n * reps / (strata_now_s() - t0);
   }
   /* CMA: process_vm_readv of this process's own memory takes the kernel path a peer's read
    * takes (pin the pages, copy): per-call cost at 4 KiB and bandwidth at 1 MiB, best of 3 */
@@ -199,13 +195,13 @@ int strata_machine_calibrate(strata_machine_t *m) {
       double best_s = 1e30, best_b = 1e30;
       for (int rep = 0; rep < 3; rep++) {
         struct iovec l = {c, 4096}, r = {a, 4096};
-        double t0 = now_s();
+        double t0 = strata_now_s();
         for (int k = 0; k < 200; k++) process_vm_readv(getpid(), &l, 1, &r, 1, 0);
-        double ts1 = (now_s() - t0) / 200;
+        double ts1 = (strata_now_s() - t0) / 200;
         l.iov_len = r.iov_len = big;
-        t0 = now_s();
+        t0 = strata_now_s();
         for (int k = 0; k < 20; k++) process_vm_readv(getpid(), &l, 1, &r, 1, 0);
-        double tb = (now_s() - t0) / 20;
+        double tb = (strata_now_s() - t0) / 20;
         if (ts1 < best_s) best_s = ts1;
         if (tb < best_b) best_b = tb;
       }

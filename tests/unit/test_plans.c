@@ -71,7 +71,9 @@ static void world_init(world_t *w, int P, size_t node_chunk, int nbuf) {
     strata_context_t *x = &w->ctx[r];
     x->world_rank = r;
     x->world_size = P;
-    x->shm = strata_lb_transport(w->hub, r);
+    x->tp[0] = strata_lb_transport(w->hub, r);
+    x->ntp = 1;
+    x->peer_tp = calloc((size_t)P, 1); /* every peer through the loopback */
     x->host_of = w->host_of;
     x->my_host = 0;
     struct strata_comm *c = &w->comm[r];
@@ -87,7 +89,10 @@ static void world_init(world_t *w, int P, size_t node_chunk, int nbuf) {
 }
 
 static void world_free(world_t *w) {
-  for (int r = 0; r < w->P; r++) strata_request_free_pool(&w->comm[r]);
+  for (int r = 0; r < w->P; r++) {
+    strata_request_free_pool(&w->comm[r]);
+    free(w->ctx[r].peer_tp);
+  }
   strata_nseg_destroy(&w->seg);
   strata_lb_hub_destroy(w->hub);
   free(w->ctx);

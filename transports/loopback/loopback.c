@@ -132,7 +132,11 @@ static strata_result_t lb_alive(strata_transport_t *t, int peer) {
 
 static void lb_destroy(strata_transport_t *t) { (void)t; }
 
-static const strata_transport_ops_t lb_ops = {"loopback", lb_isend, lb_irecv, lb_progress,
+static int lb_reaches(strata_transport_t *t, int peer) {
+  return peer >= 0 && peer < ((lb_tp_t *)t)->hub->n;
+}
+
+static const strata_transport_ops_t lb_ops = {"loopback", 0, lb_reaches, lb_isend, lb_irecv, lb_progress,
                                               lb_cancel, lb_alive, lb_destroy};
 
 lb_hub_t *strata_lb_hub_create(int n) {

@@ -114,6 +114,9 @@ typedef struct shm_tp {
   uint32_t nfin_free;
   uint64_t *fin_gen;     /* generation last used per word */
   char name[96];
+  const uint32_t *host_of; /* world rank -> host (the context's) */
+  uint32_t my_host;
+  int world_size;
 } shm_tp_t;
 
 static char *block(shm_tp_t *t, int j) { return t->seg + LINE + (size_t)j * t->block_size; }
@@ -676,8 +679,13 @@ static void shm_destroy(strata_transport_t *tp) {
   free(t);
 }
 
-static const strata_transport_ops_t shm_ops = {"shm", shm_isend, shm_irecv, shm_progress,
-                                               shm_cancel, shm_alive, shm_destroy};
+static int shm_reaches(strata_transport_t *tp, int peer) {
+  shm_tp_t *t = (shm_tp_t *)tp;
+  return peer >= 0 && peer < t->world_size && t->host_of[peer] == t->my_host;
+}
+
+static const strata_transport_ops_t shm_ops = {"shm", STRATA_TP_SHARED_MEMORY, shm_reaches, shm_isend, shm_irecv,
+                                               shm_progress, shm_cancel, shm_alive, shm_destroy};
 
 static volatile uint64_t cma_probe_value = 0x5354524154414d41ull;
 
@@ -728,6 +736,9 @@ strata_result_t strata_shm_create(const strata_tp_init_t *in, strata_transport_t
   if (!t) return STRATA_ERR_SYSTEM;
   t->base.ops = &shm_ops;
   t->base.name = "shm";
+  t->host_of = in->host_of;
+  t->my_host = in->my_host;
+  t->world_size = in->world_size;
   int L = 0, leader = -1;
   for (int w = 0; w < in->world_size; w++)
     if (in->host_of[w] == in->my_host) L++;

@@ -375,8 +375,12 @@ static void ucx_destroy(strata_transport_t *t) {
   free(u);
 }
 
-static const strata_transport_ops_t ucx_ops = {"ucx", ucx_isend, ucx_irecv, ucx_progress,
-                                               ucx_cancel, ucx_alive, ucx_destroy};
+static int ucx_reaches(strata_transport_t *t, int peer) {
+  return peer >= 0 && peer < ((ucx_tp_t *)t)->P;
+}
+
+static const strata_transport_ops_t ucx_ops = {"ucx", STRATA_TP_DRAIN, ucx_reaches, ucx_isend, ucx_irecv,
+                                               ucx_progress, ucx_cancel, ucx_alive, ucx_destroy};
 
 strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t **out) {
   if (in->world_size > (1 << STRATA_TAG_SRC_BITS)) {
