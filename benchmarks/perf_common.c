@@ -12,7 +12,7 @@
 #include "../runtime/core/coll.h"
 #include "../runtime/core/internal.h"
 #include "../runtime/device/device.h"
-#include "../transports/nccl/nccl_dl.h"
+#include "../runtime/device/nccl/nccl_dl.h"
 #include "strata_cuda.h"
 #include "../tests/common/refdata.h"
 #include "strata_mpi.h"

@@ -13,6 +13,7 @@
 #include "../device/dev_coll.h"
 #include "comm_ids.h"
 #include "handles.h"
+#include "host_coll.h"
 #include "internal.h"
 #include "log.h"
 
@@ -147,14 +148,14 @@ strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata
 
 
 static strata_result_t comm_sync(void *arg) {
-  return strata_coll_run(STRATA_COLL_BARRIER, NULL, NULL, 0, STRATA_INT8, STRATA_SUM, 0, (strata_comm_t)arg,
-                         NULL, STRATA_ALGO_DISSEMINATION);
+  return strata_host_coll((strata_comm_t)arg, STRATA_COLL_BARRIER, NULL, NULL, 0, STRATA_INT8, STRATA_SUM, 0,
+                          STRATA_ALGO_DISSEMINATION, NULL);
 }
 
 static strata_result_t comm_agree(void *arg, int *ok) {
   int32_t x = *ok ? 1 : 0, y = 0;
-  strata_result_t rc = strata_coll_run(STRATA_COLL_ALLREDUCE, &x, &y, 1, STRATA_INT32, STRATA_MIN, 0,
-                                       (strata_comm_t)arg, NULL, STRATA_ALGO_RECURSIVE_DOUBLING);
+  strata_result_t rc = strata_host_coll((strata_comm_t)arg, STRATA_COLL_ALLREDUCE, &x, &y, 1, STRATA_INT32,
+                                        STRATA_MIN, 0, STRATA_ALGO_RECURSIVE_DOUBLING, NULL);
   *ok = rc == STRATA_SUCCESS && y == 1;
   return rc;
 }
@@ -174,8 +175,8 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
   int32_t *all = malloc((size_t)P * sizeof mine);
   if (!all) return STRATA_ERR_SYSTEM;
   memcpy(all + 4 * comm->rank, mine, sizeof mine);
-  rc = strata_coll_run(STRATA_COLL_ALLGATHER, all + 4 * comm->rank, all, 4, STRATA_INT32, STRATA_SUM, 0, comm,
-                       NULL, STRATA_ALGO_AUTO);
+  rc = strata_host_coll(comm, STRATA_COLL_ALLGATHER, all + 4 * comm->rank, all, 4, STRATA_INT32, STRATA_SUM, 0,
+                        STRATA_ALGO_AUTO, NULL);
   if (rc != STRATA_SUCCESS) { free(all); return rc; }
   for (int r = 0; r < P; r++)
     if (all[4 * r + 3] != mine[3]) { /* the plan inputs changed on some rank since init */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "comm.h"
+#include "host_coll.h"
 #include "internal.h"
 #include "log.h"
 
@@ -13,8 +14,8 @@ strata_result_t strata_comm_id_agree(struct strata_comm *parent, uint32_t *id) {
   if (!used) return STRATA_ERR_SYSTEM;
   memcpy(used, x->comm_id_used, STRATA_COMM_ID_LIMIT);
   /* MAX over 0/1 bytes: an id is taken if any member has it */
-  strata_result_t rc = strata_coll_run(STRATA_COLL_ALLREDUCE, used, used, STRATA_COMM_ID_LIMIT, STRATA_UINT8,
-                                       STRATA_MAX, 0, parent, NULL, STRATA_ALGO_AUTO);
+  strata_result_t rc = strata_host_coll(parent, STRATA_COLL_ALLREDUCE, used, used, STRATA_COMM_ID_LIMIT,
+                                        STRATA_UINT8, STRATA_MAX, 0, STRATA_ALGO_AUTO, NULL);
   if (rc == STRATA_SUCCESS) {
     uint32_t k = 1;
     while (k < STRATA_PROBE_COMM_ID && used[k]) k++;

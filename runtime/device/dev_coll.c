@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/internal.h"
+#include "../core/host_coll.h"
 #include "../core/log.h"
 #include "../core/clock.h"
 #include "../engine/engine.h"
-#include "../../transports/nccl/nccl_dl.h"
+#include "nccl/nccl_dl.h"
 #include "dev_coll.h"
 #include "device.h"
 
@@ -111,12 +111,12 @@ void strata_dev_comm_counts(strata_comm_t comm, unsigned long *ipc, unsigned lon
 
 /* host collectives on small host buffers, used for the device paths' own coordination */
 static strata_result_t host_allgather(strata_comm_t c, const void *mine, void *all, size_t bytes) {
-  return strata_coll_run(STRATA_COLL_ALLGATHER, mine, all, bytes, STRATA_UINT8, STRATA_SUM, 0, c, NULL, STRATA_ALGO_AUTO);
+  return strata_host_coll(c, STRATA_COLL_ALLGATHER, mine, all, bytes, STRATA_UINT8, STRATA_SUM, 0, STRATA_ALGO_AUTO, NULL);
 }
 static strata_result_t host_all_ok(strata_comm_t c, int ok, int *all) {
   int32_t x = ok ? 1 : 0, y = 0;
-  strata_result_t rc = strata_coll_run(STRATA_COLL_ALLREDUCE, &x, &y, 1, STRATA_INT32, STRATA_MIN, 0, c, NULL,
-                                       STRATA_ALGO_AUTO);
+  strata_result_t rc = strata_host_coll(c, STRATA_COLL_ALLREDUCE, &x, &y, 1, STRATA_INT32, STRATA_MIN, 0,
+                                        STRATA_ALGO_AUTO, NULL);
   *all = rc == STRATA_SUCCESS && y == 1;
   return rc;
 }
@@ -312,7 +312,7 @@ static strata_result_t ipc_run(strata_comm_t comm, struct strata_dev_comm *d, st
     if (rc) return dev_err(o, rc, "launching the reduction kernel");
   }
   if ((rc = o->event_record(d->ev_post, stream))) return dev_err(o, rc, "recording an event");
-  r = strata_coll_run(STRATA_COLL_BARRIER, NULL, NULL, 0, STRATA_INT8, STRATA_SUM, 0, comm, NULL, STRATA_ALGO_AUTO);
+  r = strata_host_coll(comm, STRATA_COLL_BARRIER, NULL, NULL, 0, STRATA_INT8, STRATA_SUM, 0, STRATA_ALGO_AUTO, NULL);
   if (r != STRATA_SUCCESS) return r;
   for (int q = 0; q < P; q++)
     if (q != me && (rc = o->stream_wait_event(stream, d->peer_post[q]))) return dev_err(o, rc, "waiting on a peer's event");
@@ -331,8 +331,8 @@ static strata_result_t nccl_setup(strata_comm_t comm, struct strata_dev_comm *d)
     strata_nccl_id_t id;
     memset(&id, 0, sizeof id);
     if (comm->rank == 0 && n->get_unique_id(&id)) SLOG_WARN("NCCL: ncclGetUniqueId failed");
-    r = strata_coll_run(STRATA_COLL_BROADCAST, &id, &id, sizeof id, STRATA_UINT8, STRATA_SUM, 0, comm, NULL,
-                        STRATA_ALGO_AUTO);
+    r = strata_host_coll(comm, STRATA_COLL_BROADCAST, &id, &id, sizeof id, STRATA_UINT8, STRATA_SUM, 0,
+                         STRATA_ALGO_AUTO, NULL);
     if (r != STRATA_SUCCESS) return r;
     int rc = n->comm_init_rank(&d->ncomm, comm->nranks, id, comm->rank);
     if (rc) {
@@ -357,7 +357,7 @@ static strata_result_t nccl_setup(strata_comm_t comm, struct strata_dev_comm *d)
 typedef struct {
   int state; /* 0 free, 1 copying in, 2 host collective, 3 copying out */
   int chunk;
-  strata_request_t req;
+  struct strata_request *req;
 } slot_t;
 
 static strata_result_t wait_event(const strata_dev_ops_t *o, void *ev, uint64_t deadline) {
@@ -443,7 +443,7 @@ static strata_result_t staged_run(strata_comm_t comm, struct strata_dev_comm *d,
         }
         size_t c0 = (size_t)s->chunk * ce, cn = n - c0 < ce ? n - c0 : ce;
         (void)c0;
-        err = strata_coll_run(coll, in, out, cn, dtype, op, root, comm, &s->req, force);
+        err = strata_host_coll(comm, coll, in, out, cn, dtype, op, root, force, &s->req);
         if (err != STRATA_SUCCESS) break;
         s->state = 2;
         next_host++;
@@ -451,7 +451,7 @@ static strata_result_t staged_run(strata_comm_t comm, struct strata_dev_comm *d,
       }
       if (s->state == 2) {
         int fin = 0;
-        err = strata_test(s->req, &fin);
+        err = strata_host_test(s->req, &fin);
         if (err != STRATA_SUCCESS) { s->req = NULL; break; }
         if (!fin) continue;
         s->req = NULL;
@@ -487,7 +487,7 @@ static strata_result_t staged_run(strata_comm_t comm, struct strata_dev_comm *d,
     }
   }
   for (int i = 0; i < NSLOT; i++) /* after an error: let started host collectives end */
-    if (slot[i].req) strata_wait(slot[i].req);
+    if (slot[i].req) strata_host_wait(slot[i].req);
   if (err != STRATA_SUCCESS) {
     o->stream_sync(d->stream);
     return err;
@@ -517,7 +517,7 @@ strata_result_t strata_dev_coll_run(strata_comm_t comm, strata_coll_t coll, cons
     /* nothing on the device: the stream's earlier work first, then the host collective */
     strata_result_t w = bounded_sync(d, stream);
     if (w != STRATA_SUCCESS) return w;
-    return strata_coll_run(coll, sendbuf, recvbuf, count, dtype, op, root, comm, NULL, force);
+    return strata_host_coll(comm, coll, sendbuf, recvbuf, count, dtype, op, root, force, NULL);
   }
   if (cfg->nccl && comm->all_local && comm->nranks > 1) {
     if (d->nccl == 0 && (r = nccl_setup(comm, d)) != STRATA_SUCCESS) return r;

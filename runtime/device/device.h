@@ -1,5 +1,5 @@
 /* The device ops table: everything the runtime needs from a GPU, behind one small interface.
- * Providers: "cuda" (transports/cuda/cuda_dev.c, built when nvcc is found, active when a GPU
+ * Providers: "cuda" (runtime/device/cuda/cuda_dev.c, built when nvcc is found, active when a GPU
  * is present) and "emulated" (runtime/device/dev_emulated.c: host memory posing as device
  * memory, with IPC through shared-memory files, so every device path runs in CI without a
  * GPU; STRATA_DEVICE=emulated). Streams and events are opaque; all calls return 0 on success.

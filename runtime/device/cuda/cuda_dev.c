@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../runtime/core/config.h"
-#include "../../kernels/cuda/strata_cuda_kernels.h"
-#include "../../runtime/core/log.h"
-#include "../../runtime/device/device.h"
+#include "../../core/config.h"
+#include "../../../kernels/cuda/strata_cuda_kernels.h"
+#include "../../core/log.h"
+#include "../device.h"
 
 _Static_assert(sizeof(cudaIpcMemHandle_t) <= STRATA_DEV_HANDLE_BYTES, "IPC handle size");
 _Static_assert(sizeof(cudaIpcEventHandle_t) <= STRATA_DEV_HANDLE_BYTES, "IPC handle size");

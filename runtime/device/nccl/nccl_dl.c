@@ -5,8 +5,8 @@
 #include <dlfcn.h>
 #include <pthread.h>
 
-#include "../../runtime/core/coll.h"
-#include "../../runtime/core/log.h"
+#include "../../core/coll.h"
+#include "../../core/log.h"
 
 static strata_nccl_api_t api;
 static const strata_nccl_api_t *loaded;
