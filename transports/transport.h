@@ -49,6 +49,9 @@ typedef struct strata_transport_ops {
   /* STRATA_SUCCESS, or STRATA_ERR_PEER_FAILED when the peer is known dead */
   strata_result_t (*peer_alive)(strata_transport_t *t, int peer);
   void (*destroy)(strata_transport_t *t);
+  /* STRATA_TP_DRAIN transports: hand peers what this rank owes them before a finished call
+   * returns (bounded); NULL: progress until idle is enough */
+  void (*flush)(strata_transport_t *t);
 } strata_transport_ops_t;
 
 struct strata_transport {

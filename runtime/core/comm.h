@@ -22,6 +22,7 @@ typedef struct strata_context {
   strata_transport_t *tp[STRATA_MAX_TRANSPORTS]; /* created, in the registry's order */
   int ntp;
   uint8_t *peer_tp;             /* per world rank: the index in tp[] of its transport */
+  int inflight;                 /* requests started and not finished, every communicator */
   uint32_t *host_of;            /* host index of each world rank */
   uint32_t my_host;
   int local_size;               /* world ranks on this host */

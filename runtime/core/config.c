@@ -96,14 +96,21 @@ static unsigned parse_transports(const char *t) {
   if (!t || !*t) return all;
   char buf[256];
   snprintf(buf, sizeof buf, "%s", t);
-  for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+  int unknown = 0;
+  for (char *save = NULL, *tok = strtok_r(buf, ",; ", &save); tok; tok = strtok_r(NULL, ",; ", &save)) {
     int i = 0;
-    while (i < n && strcmp(e[i].name, tok)) i++;
-    if (i < n) m |= 1u << i;
-    else SLOG_WARN("STRATA_TRANSPORTS: '%s' is not a transport of this build", tok);
+    while (i < n && strcasecmp(e[i].name, tok)) i++;
+    if (i < n) {
+      m |= 1u << i;
+    } else {
+      SLOG_WARN("STRATA_TRANSPORTS: '%s' is not a transport of this build", tok);
+      unknown = 1;
+    }
   }
-  if (!m) SLOG_WARN("STRATA_TRANSPORTS=%s names no transport of this build; using all", t);
-  return m ? m : all;
+  /* fail closed: a misspelt list allows nothing, and init says which peer is unreachable */
+  if (unknown || !m) SLOG_WARN("STRATA_TRANSPORTS=%s: not a list of this build's transports; none allowed", t);
+  (void)all;
+  return unknown ? 0 : m;
 }
 
 int strata_config_transport_on(const char *name) {

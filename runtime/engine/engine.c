@@ -167,6 +167,7 @@ strata_result_t strata_engine_start(struct strata_comm *comm, struct strata_requ
   }
   req->t_quiet = 0;
   req->next = NULL;
+  comm->ctx->inflight++;
   if (comm->active_tail) comm->active_tail->next = req;
   else comm->active_head = req;
   comm->active_tail = req;
@@ -324,6 +325,7 @@ static void finish(struct strata_request *req, strata_result_t status) {
   struct strata_comm *c = req->comm;
   if (status != STRATA_SUCCESS) cancel_posted(req);
   req->status = status;
+  if (!req->done) c->ctx->inflight--;
   req->done = 1;
   if (req->plan->node_chunks && status == STRATA_SUCCESS) {
     c->node_allread_v = req->plan->node_implied ? req->node_base + 1 : 0;
@@ -436,6 +438,7 @@ static int request_progress(struct strata_request *req) {
     if (req->lo < n) return moved;
     if (req->phase != 0 || !plan->loop_reps) break;
     req->phase = 1;
+    req->lo = 0; /* the epilogue's, once the loop is done */
   }
   finish(req, STRATA_SUCCESS);
   return moved;
@@ -566,6 +569,8 @@ static void drain_transports(struct strata_comm *c) {
     if (!(tp->ops->flags & STRATA_TP_DRAIN)) continue;
     for (int i = 0, idle = 0; i < STRATA_DRAIN_PASSES && idle < 2; i++)
       idle = tp->ops->progress(tp) ? 0 : idle + 1;
+    /* owed messages only: with a call still in flight a flush would wait on its sends too */
+    if (tp->ops->flush && x->inflight == 0) tp->ops->flush(tp);
   }
 }
 

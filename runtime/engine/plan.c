@@ -117,7 +117,7 @@ int strata_plan_join(strata_plan_t *p, const int *deps, int n) {
 
 int strata_plan_loop(strata_plan_t *p, int begin, uint64_t reps, uint64_t shift, uint32_t chunks, int depth) {
   if (p->failed) return -1;
-  if (p->loop_reps || begin < 0 || begin > p->nsteps || reps == 0) {
+  if (p->loop_reps || begin < 0 || begin >= p->nsteps || reps == 0) {
     SLOG_WARN("plan %s/%s: bad loop (begin %d of %d steps, %llu runs)", strata_coll_name(p->coll),
               strata_algo_name(p->algo), begin, p->nsteps, (unsigned long long)reps);
     p->failed = 1;
@@ -125,9 +125,12 @@ int strata_plan_loop(strata_plan_t *p, int begin, uint64_t reps, uint64_t shift,
   }
   for (int i = begin; i < p->nsteps; i++) {
     const strata_step_t *s = &p->steps[i];
-    if (s->kind == SK_SEND || s->kind == SK_RECV) {
-      SLOG_WARN("plan %s/%s: a loop body holds a %s", strata_coll_name(p->coll), strata_algo_name(p->algo),
-                strata_step_kind_name(s->kind));
+    const strata_bref_t *b[3] = {&s->dst, &s->src, &s->src2};
+    int shared = 0; /* runs in flight at once must not share scratch */
+    for (int k = 0; k < 3; k++) shared |= b[k]->buf == SB_SCRATCH;
+    if (s->kind == SK_SEND || s->kind == SK_RECV || shared) {
+      SLOG_WARN("plan %s/%s: a loop body holds a %s%s", strata_coll_name(p->coll), strata_algo_name(p->algo),
+                strata_step_kind_name(s->kind), shared ? " on scratch" : "");
       p->failed = 1;
       return -1;
     }

@@ -685,7 +685,7 @@ static int shm_reaches(strata_transport_t *tp, int peer) {
 }
 
 static const strata_transport_ops_t shm_ops = {"shm", STRATA_TP_SHARED_MEMORY, shm_reaches, shm_isend, shm_irecv,
-                                               shm_progress, shm_cancel, shm_alive, shm_destroy};
+                                               shm_progress, shm_cancel, shm_alive, shm_destroy, NULL};
 
 static volatile uint64_t cma_probe_value = 0x5354524154414d41ull;
 

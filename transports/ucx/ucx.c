@@ -47,6 +47,8 @@ typedef struct ucx_tp {
   uint32_t my_host;
   int errmode;       /* -1: by locality, 0: none, 1: peer */
   int ndead, capdead;
+  volatile int flush_done; /* set by the worker flush's callback */
+  int flush_pending;       /* a flush UCX still holds (timed out): its callback may still come */
 } ucx_tp_t;
 
 static int ucx_tag(int src, uint64_t t, uint64_t *out) {
@@ -280,6 +282,37 @@ static int ucx_progress(strata_transport_t *t) {
   return u->broken ? 0 : (int)ucp_worker_progress(u->worker);
 }
 
+static void flush_cb(void *request, ucs_status_t status, void *user) {
+  (void)request;
+  (void)status;
+  ucx_tp_t *u = user;
+  u->flush_done = 1;
+  u->flush_pending = 0;
+}
+
+/* Before a finished call returns, send what this rank still owes its peers: a receiver's
+ * rendezvous acknowledgement can sit in UCX's pending queue after the receive completed, and
+ * a caller that now waits elsewhere (an MPI barrier, compute) would leave the sender's call
+ * hanging. A worker flush completes once every endpoint's outstanding operations, those
+ * control messages included, have gone out; bounded by STRATA_UCX_FLUSH_NS. */
+#define STRATA_UCX_FLUSH_NS 1000000000ull
+static void ucx_flush(strata_transport_t *t) {
+  ucx_tp_t *u = (ucx_tp_t *)t;
+  if (u->broken || u->flush_pending || !u->eps_n) return;
+  ucp_request_param_t p;
+  memset(&p, 0, sizeof p);
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  p.cb.send = flush_cb;
+  p.user_data = u;
+  u->flush_done = 0;
+  ucs_status_ptr_t s = ucp_worker_flush_nbx(u->worker, &p);
+  if (s == NULL || UCS_PTR_IS_ERR(s)) return; /* done at once (or an endpoint error, seen elsewhere) */
+  u->flush_pending = 1;
+  uint64_t end = ucx_now_ns() + STRATA_UCX_FLUSH_NS;
+  while (!u->flush_done && ucx_now_ns() < end) ucp_worker_progress(u->worker);
+  ucp_request_free(s); /* released by UCX when it completes, if it has not */
+}
+
 
 static void ep_force_close(ucx_tp_t *u, int peer);
 
@@ -380,7 +413,7 @@ static int ucx_reaches(strata_transport_t *t, int peer) {
 }
 
 static const strata_transport_ops_t ucx_ops = {"ucx", STRATA_TP_DRAIN, ucx_reaches, ucx_isend, ucx_irecv,
-                                               ucx_progress, ucx_cancel, ucx_alive, ucx_destroy};
+                                               ucx_progress, ucx_cancel, ucx_alive, ucx_destroy, ucx_flush};
 
 strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t **out) {
   if (in->world_size > (1 << STRATA_TAG_SRC_BITS)) {
