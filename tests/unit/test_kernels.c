@@ -242,6 +242,16 @@ static void test_reduce2_all(void **st) {
         strata_kernel_reduce2(a + 1, a + 1, b + 1, n, dt, op);
         const void *src2[2] = {d + 1, b + 1};
         for (size_t i = 0; i < n; i++) check_elem(dt, op == STRATA_AVG ? STRATA_SUM : op, a + 1, i, src2, 2, 0);
+        /* dst aliasing b (operand order kept: a op b) */
+        fill_random(dt, a + 1, n);
+        memcpy(d + 1, b + 1, n * es);
+        strata_kernel_reduce2(b + 1, a + 1, b + 1, n, dt, op);
+        const void *src3[2] = {a + 1, d + 1};
+        for (size_t i = 0; i < n; i++) check_elem(dt, op == STRATA_AVG ? STRATA_SUM : op, b + 1, i, src3, 2, 0);
+        /* both operands the same buffer */
+        strata_kernel_reduce2(d + 1, a + 1, a + 1, n, dt, op);
+        const void *src4[2] = {a + 1, a + 1};
+        for (size_t i = 0; i < n; i++) check_elem(dt, op == STRATA_AVG ? STRATA_SUM : op, d + 1, i, src4, 2, 0);
         free(a);
         free(b);
         free(d);
