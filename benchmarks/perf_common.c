@@ -409,7 +409,7 @@ int perf_main(int argc, char **argv, const perf_coll_t *c) {
           if (js) {
             double cost = 0;
             int over = 0;
-            strata_algo_t al = strata_comm_choose(comm, (strata_coll_t)strata_coll_from_name(c->name), bytes, &cost, &over);
+            strata_algo_t al = strata_comm_choose(comm, (strata_coll_t)strata_coll_from_name(c->name), bytes, 0, &cost, &over);
             fprintf(js, "%s  {\"size\": %zu, \"count\": %zu, \"type\": \"%s\", \"redop\": \"%s\", \"root\": %d, \"algo\": \"%s\",\n"
                         "   \"oop\": {\"time_us\": %.3f, \"algbw\": %.4f, \"busbw\": %.4f, \"wrong\": %ld, \"mpi_time_us\": %.3f, \"speedup\": %.4f},\n"
                         "   \"ip\": {\"time_us\": %.3f, \"algbw\": %.4f, \"busbw\": %.4f, \"wrong\": %ld, \"mpi_time_us\": %.3f, \"speedup\": %.4f}}",

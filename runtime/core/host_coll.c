@@ -40,19 +40,19 @@ static size_t call_bytes(strata_coll_t c, size_t count, size_t es, int P) {
   }
 }
 
-strata_algo_t strata_comm_choose(strata_comm_t comm, strata_coll_t coll, size_t bytes, double *cost,
+strata_algo_t strata_comm_choose(strata_comm_t comm, strata_coll_t coll, size_t bytes, int inplace, double *cost,
                                  int *overridden) {
   strata_algo_t a = (strata_algo_t)comm->algo_override[coll];
   if (overridden) *overridden = 0;
   if (a != STRATA_ALGO_AUTO) {
-    double c = strata_tuner_cost(&comm->tuner, coll, a, bytes);
+    double c = strata_tuner_cost_ex(&comm->tuner, coll, a, bytes, inplace);
     if (c < 1e29) {
       if (cost) *cost = c;
       if (overridden) *overridden = 1;
       return a;
     }
   }
-  return strata_tuner_choose(&comm->tuner, coll, bytes, cost);
+  return strata_tuner_choose_ex(&comm->tuner, coll, bytes, inplace, cost);
 }
 
 void strata_comm_free_cache(strata_comm_t comm) {
@@ -86,7 +86,7 @@ static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, siz
   size_t bytes = call_bytes(coll, count, es, comm->nranks);
   double cost = 0;
   int over = 0;
-  strata_algo_t algo = force != STRATA_ALGO_AUTO ? force : strata_comm_choose(comm, coll, bytes, &cost, &over);
+  strata_algo_t algo = force != STRATA_ALGO_AUTO ? force : strata_comm_choose(comm, coll, bytes, inplace, &cost, &over);
   if (force == STRATA_ALGO_AUTO && comm->algo_override[coll] && !over && comm->logged_shapes < 64) {
     SLOG_WARN("STRATA_ALGO asks for %s:%s, which cannot run on this communicator; using %s",
               strata_coll_name(coll), strata_algo_name((strata_algo_t)comm->algo_override[coll]),
@@ -111,7 +111,7 @@ static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, siz
   if (!strata_algo_fits(&a, algo)) { /* a node plan whose pieces do not fit a slot */
     strata_tuner_t t = comm->tuner;
     t.node_ok = 0;
-    strata_algo_t alt = strata_tuner_choose(&t, coll, bytes, &cost);
+    strata_algo_t alt = strata_tuner_choose_ex(&t, coll, bytes, inplace, &cost);
     SLOG_INFO("%s: %s does not fit %zu-byte staging slots at %d ranks; using %s", strata_coll_fn_name(coll),
               strata_algo_name(algo), a.node_chunk, comm->nranks, strata_algo_name(alt));
     algo = alt;

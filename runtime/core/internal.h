@@ -20,7 +20,7 @@ strata_result_t strata_coll_run_ex(strata_coll_t coll, const void *sendbuf, void
                                    strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
                                    strata_request_t *req, strata_algo_t algo_force, void *stream, int has_stream);
 /* The algorithm a communicator would use (strata_info, logging). */
-strata_algo_t strata_comm_choose(strata_comm_t comm, strata_coll_t coll, size_t bytes, double *cost,
+strata_algo_t strata_comm_choose(strata_comm_t comm, strata_coll_t coll, size_t bytes, int inplace, double *cost,
                                  int *overridden);
 void strata_comm_free_cache(strata_comm_t comm);
 

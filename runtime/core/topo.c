@@ -25,6 +25,8 @@ void strata_host_topo(strata_host_topo_t *t) {
       t->pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
       hwloc_obj_t l3 = hwloc_get_obj_by_type(topo, HWLOC_OBJ_L3CACHE, 0);
       if (l3 && l3->attr) t->l3_bytes = (size_t)l3->attr->cache.size;
+      hwloc_obj_t l2 = hwloc_get_obj_by_type(topo, HWLOC_OBJ_L2CACHE, 0);
+      if (l2 && l2->attr) t->l2_bytes = (size_t)l2->attr->cache.size;
       hwloc_obj_t os = NULL;
       while ((os = hwloc_get_next_osdev(topo, os)) != NULL) {
         int net = os->attr->osdev.type == HWLOC_OBJ_OSDEV_NETWORK || os->attr->osdev.type == HWLOC_OBJ_OSDEV_OPENFABRICS;

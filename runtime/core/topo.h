@@ -7,6 +7,7 @@
 typedef struct strata_host_topo {
   int packages, numa_nodes, cores, pus;
   size_t l3_bytes;
+  size_t l2_bytes;  /* one core's L2 (hwloc), 0 when unknown */
   int from_hwloc;
   char nics[256]; /* OS network devices hwloc reports, each with the cores next to it:
                      "eth0[0-1],mlx5_0[0-15]" (recorded for NIC-aware placement) */

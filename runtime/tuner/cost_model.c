@@ -28,11 +28,23 @@ void strata_tuner_init_machine(strata_tuner_t *t, int nranks, int node_ok, int p
   t->nranks = nranks;
   t->node_ok = node_ok;
   /* measured with the benchmarks on the 2-core development VM (docs/TUNING.md) */
+  /* STRATA_TUNE_COST: which measured figures feed the model. Default "p2p": the CMA read's
+   * cost and bandwidth (the shm transport's large messages) and the dirty-read figure; "all":
+   * the node figures too; "0": none (the defaults below) */
+  const char *tc = getenv("STRATA_TUNE_COST");
+  const int use_p2p = m && m->calibrated && !(tc && !strcmp(tc, "0"));
+  const int use_node = use_p2p && tc && (!strcmp(tc, "all") || !strcmp(tc, "1"));
   if (p2p_shm) {
     t->alpha = envd("STRATA_COST_ALPHA_US", 0.5) * 1e-6;
-    t->alpha_rndv = envd("STRATA_COST_RNDV_US", 1.5) * 1e-6;
-    t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", 6.0) * 1e9);
+    t->alpha_rndv = envd("STRATA_COST_RNDV_US", use_p2p && m->cma_alpha > 0 ? m->cma_alpha * 1e6 : 1.5) * 1e-6;
+    t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", use_p2p && m->cma_bw > 0 ? m->cma_bw * 1e-9 : 6.0) * 1e9);
     t->eager = 8128;
+    /* in place, a peer reads what this core just wrote: at the staging copy's speed (the
+     * calibration's copy of data the other core wrote), while it fits this core's cache */
+    if (use_p2p && m->node_bw > 0) {
+      t->dirty_beta = 1.0 / m->node_bw;
+      t->dirty_max = (size_t)(m->core_cache ? m->core_cache : (1u << 20)) / 2;
+    }
   } else {
     t->alpha = envd("STRATA_COST_ALPHA_US", 2.5) * 1e-6;
     t->alpha_rndv = envd("STRATA_COST_RNDV_US", 2.0) * 1e-6;
@@ -43,8 +55,7 @@ void strata_tuner_init_machine(strata_tuner_t *t, int nranks, int node_ok, int p
    * them too (tuner/machine.c, strata_tune prints them) but they feed the model only with
    * STRATA_TUNE_COST=1: its two-thread figures do not yet match what node plans pay
    * (fed in, allgather chose shm and lost 2.4x at 128 KiB; docs/TUNING.md) */
-  const char *tc = getenv("STRATA_TUNE_COST");
-  if (!(tc && !strcmp(tc, "1"))) m = NULL;
+  if (!use_node) m = NULL;
   t->node_alpha = envd("STRATA_COST_NODE_ALPHA_US", m && m->calibrated ? m->node_alpha * 1e6 : 0.12) * 1e-6;
   t->node_beta = 1.0 / (envd("STRATA_COST_NODE_BW_GBS", m && m->calibrated ? m->node_bw * 1e-9 : 16.0) * 1e9);
   t->gamma = 1.0 / (envd("STRATA_COST_REDUCE_GBS", m && m->calibrated ? m->reduce_bw * 1e-9 : 12.0) * 1e9);
@@ -65,6 +76,10 @@ static double msg_alpha(const strata_tuner_t *t, double m) {
 }
 
 double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes) {
+  return strata_tuner_cost_ex(t, c, a, bytes, 0);
+}
+
+double strata_tuner_cost_ex(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes, int inplace) {
   const int P = t->nranks;
   const double n = (double)bytes, be = t->beta, ga = t->gamma;
   const double na = t->node_alpha, nb = t->node_beta, L = lg(P), f = (double)(P - 1) / P;
@@ -78,15 +93,20 @@ double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t
   if (a == STRATA_ALGO_HIERARCHICAL) return P == 1 ? NA : strata_tuner_hier_cost(t, c, bytes, NULL);
   if (P == 1) return e->node_only ? NA : 0; /* trivially local either way */
   if (t->multi && c == STRATA_COLL_ALLREDUCE) return strata_tuner_flat_multi(t, a, n);
+  /* in place: the first message a peer reads comes out of the caller's buffer, which this
+   * core has just written (measured: an in-place recursive doubling of 32 KiB 17.8 us, out of
+   * place 6.7, on the Intel VM) */
+  const double dirty = inplace && n <= (double)t->dirty_max && t->dirty_beta > be ? t->dirty_beta - be : 0;
   switch (c) {
   case STRATA_COLL_ALLREDUCE:
     switch (a) {
-    case STRATA_ALGO_RING: return 2 * (P - 1) * alb + 2 * f * n * be + f * n * ga;
-    case STRATA_ALGO_RECURSIVE_DOUBLING: return L * (al + n * be + n * ga) + fold + (pow2 ? 0 : 2 * n * be);
-    case STRATA_ALGO_RABENSEIFNER: return 2 * L * alh + 2 * f * n * be + f * n * ga + fold + (pow2 ? 0 : 2 * n * be);
+    case STRATA_ALGO_RING: return 2 * (P - 1) * alb + 2 * f * n * be + f * n * ga + n / P * dirty;
+    case STRATA_ALGO_RECURSIVE_DOUBLING: return L * (al + n * be + n * ga) + fold + (pow2 ? 0 : 2 * n * be) + n * dirty;
+    case STRATA_ALGO_RABENSEIFNER:
+      return 2 * L * alh + 2 * f * n * be + f * n * ga + fold + (pow2 ? 0 : 2 * n * be) + n / 2 * dirty;
     /* P-1 messages at once, twice: the sender's link carries them one after another, and
      * every rank receiving from all at once (incast) costs a little more as P grows */
-    case STRATA_ALGO_DIRECT: return 2 * (P - 1) * alb + 2 * f * n * be * (1 + 0.05 * (P - 2)) + f * n * ga;
+    case STRATA_ALGO_DIRECT: return 2 * (P - 1) * alb + 2 * f * n * be * (1 + 0.05 * (P - 2)) + f * n * ga + f * n * dirty;
     case STRATA_ALGO_SHM:
       /* direct below 64 KiB: every rank reads every slot; sliced above: 2 syncs, the slice
        * reductions overlap the copies */
@@ -144,11 +164,15 @@ double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t
 }
 
 strata_algo_t strata_tuner_choose(const strata_tuner_t *t, strata_coll_t c, size_t bytes, double *cost) {
+  return strata_tuner_choose_ex(t, c, bytes, 0, cost);
+}
+
+strata_algo_t strata_tuner_choose_ex(const strata_tuner_t *t, strata_coll_t c, size_t bytes, int inplace, double *cost) {
   strata_algo_t list[16], best = STRATA_ALGO_AUTO;
   double bc = NA;
   int n = strata_algo_list(c, list, 16);
   for (int i = 0; i < n; i++) {
-    double x = strata_tuner_cost(t, c, list[i], bytes);
+    double x = strata_tuner_cost_ex(t, c, list[i], bytes, inplace);
     if (x < bc) {
       bc = x;
       best = list[i];

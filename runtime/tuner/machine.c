@@ -299,6 +299,7 @@ void strata_machine_derive(strata_machine_t *m, int may_measure) {
   strata_host_topo_t tp;
   strata_host_topo(&tp);
   m->stream_min = tp.l3_bytes && tp.l3_bytes < ((size_t)8 << 20) ? 8192 : NEVER;
+  m->core_cache = tp.l2_bytes ? tp.l2_bytes : (1u << 20);
   m->node_alpha = 0.2e-6;
   m->node_bw = 16e9;
   m->reduce_bw = 12e9;

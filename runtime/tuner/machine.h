@@ -27,6 +27,8 @@ typedef struct strata_machine {
   double reduce_bw;         /* float32 sum of two cache-resident inputs, bytes/s */
   double cma_alpha;         /* one process_vm_readv of 4 KiB, s (the shm transport's large-message cost) */
   double cma_bw;            /* process_vm_readv of 1 MiB, bytes/s */
+  uint64_t core_cache;      /* one core's private cache (hwloc L2): data a core wrote is still
+                               held there, dirty, up to about half of it */
   double copy_gain[8];      /* calibration: streaming time / plain time at 16K..2M (log) */
   char source[32];
 } strata_machine_t;

@@ -30,6 +30,9 @@ typedef struct strata_tuner {
   double node_alpha;  /* one synchronisation through shared flags, s */
   double node_beta;   /* staging copy per byte (cache-resident), s */
   double gamma;       /* reduction per byte, s */
+  double dirty_beta;  /* per byte of a peer's read of data this core just wrote (in-place
+                         calls: the caller's buffer, still dirty in its cache), s; 0: none */
+  size_t dirty_max;   /* ...up to this size (beyond, the writer's cache has let it go) */
   /* a communicator across hosts: level figures and its placement's patterns */
   int multi;
   double cpu_over;                /* ranks per core on this machine (>= 1): reductions share cores */
@@ -49,6 +52,9 @@ void strata_tuner_init_machine(strata_tuner_t *t, int nranks, int node_ok, int p
 /* Estimated seconds for algorithm a; a huge value when a does not apply. `bytes` is the
  * nccl-tests size: allgather the gathered total, reduce_scatter and alltoall the send total. */
 double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes);
+/* The same for an in-place call (inplace = 1): a peer's first read of the caller's buffer
+ * pays dirty_beta. */
+double strata_tuner_cost_ex(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes, int inplace);
 /* A communicator spanning hosts: unit ids per rank (h), level alpha (s) and bandwidth
  * (bytes/s: node pair, host NIC, site uplink). Flat algorithms are then costed per round by
  * the slowest level they cross and how many flows share a NIC or an uplink. */
@@ -59,5 +65,6 @@ double strata_tuner_flat_multi(const strata_tuner_t *t, strata_algo_t a, double 
 double strata_tuner_hier_cost(const strata_tuner_t *t, strata_coll_t c, size_t bytes, strata_hier_choice_t *hc);
 
 strata_algo_t strata_tuner_choose(const strata_tuner_t *t, strata_coll_t c, size_t bytes, double *cost);
+strata_algo_t strata_tuner_choose_ex(const strata_tuner_t *t, strata_coll_t c, size_t bytes, int inplace, double *cost);
 
 #endif
