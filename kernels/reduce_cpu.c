@@ -19,10 +19,11 @@
 
 typedef void (*red2_fn)(void *, const void *, const void *, size_t);
 
-/* Each reduction comes in three loops: disjoint buffers (restrict), in place on its first
- * operand (d == a, the accumulate of every in-place plan) and in place on its second. Without
- * them the compiler's run-time alias check sends d == a to its scalar fallback: an in-place
- * recursive-doubling allreduce of 32 KiB took 15.8 us against 3.7 out of place. */
+/* Each reduction comes in four loops: disjoint buffers (restrict), in place on its first
+ * operand (d == a, the accumulate of every in-place plan and of reduce_multi), in place on
+ * its second, and a general one for any other overlap. The restrict loops need no run-time
+ * alias check (measured the same speed as GCC's versioned loop here: 0.63 us for an in-place
+ * 32 KiB float sum, 0.95 disjoint), and state what each caller may pass. */
 enum { R_DISJOINT = 0, R_ON_A = 1, R_ON_B = 2, R_OVERLAP = 3 };
 
 /* Callers' buffers need not be aligned to their element size: every access goes through

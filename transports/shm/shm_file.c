@@ -9,6 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* MAP_POPULATE: the page tables are filled now, at init, not by a fault on the first
+ * message through each page (a 4 KiB eager message through a fresh inbox cell took 4-7 us
+ * instead of 1.2 until all 32 cells had been used once). */
+#define SHM_MAP_FLAGS (MAP_SHARED | MAP_POPULATE)
+
 void *strata_shm_file_create(const char *name, size_t size, int *err) {
   int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
   if (fd < 0) {
@@ -23,7 +28,7 @@ void *strata_shm_file_create(const char *name, size_t size, int *err) {
     *err = rc;
     return NULL;
   }
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, SHM_MAP_FLAGS, fd, 0);
   *err = errno;
   close(fd);
   if (p == MAP_FAILED) {
@@ -45,7 +50,7 @@ void *strata_shm_file_attach(const char *name, size_t size, int *err) {
     *err = EINVAL;
     return NULL;
   }
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, SHM_MAP_FLAGS, fd, 0);
   *err = errno;
   close(fd);
   return p == MAP_FAILED ? NULL : p;
