@@ -37,7 +37,10 @@ static strata_result_t started(strata_comm_t comm, strata_request_t *reqp, struc
     r->status = rc;
   }
   if (!(*reqp = strata_handle_make(r))) {
-    if (!r->done) strata_engine_fail_all(comm, STRATA_ERR_SYSTEM);
+    /* no handle for a call the peers may finish: the communicator fails (every later call
+     * says so), rather than the caller and its peers going out of step */
+    SLOG_WARN("rank %d: out of memory for a request handle: the communicator fails", comm->rank);
+    strata_engine_fail_all(comm, STRATA_ERR_SYSTEM);
     strata_request_put(r);
     return STRATA_ERR_SYSTEM;
   }
