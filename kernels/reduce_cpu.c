@@ -19,13 +19,6 @@
 
 typedef void (*red2_fn)(void *, const void *, const void *, size_t);
 
-/* Each reduction comes in four loops: disjoint buffers (restrict), in place on its first
- * operand (d == a, the accumulate of every in-place plan and of reduce_multi), in place on
- * its second, and a general one for any other overlap. The restrict loops need no run-time
- * alias check (measured the same speed as GCC's versioned loop here: 0.63 us for an in-place
- * 32 KiB float sum, 0.95 disjoint), and state what each caller may pass. */
-enum { R_DISJOINT = 0, R_ON_A = 1, R_ON_B = 2, R_OVERLAP = 3 };
-
 /* Callers' buffers need not be aligned to their element size: every access goes through
  * these 1-byte-aligned types (no undefined behaviour; the vectoriser uses unaligned ops). */
 typedef int8_t i8_u __attribute__((aligned(1)));
@@ -41,27 +34,10 @@ typedef double f64_u __attribute__((aligned(1)));
 /* The element ops are strata_elem.h's, shared with the CUDA kernels; op is a constant in each
  * loop, so the switch folds away and the loop vectorises. */
 #define DEF_RED2(NAME, T, SUF, OPN)                                                \
-  KERNEL static void NAME##_ov(void *d_, const void *a_, const void *b_, size_t n) { \
+  KERNEL static void NAME(void *d_, const void *a_, const void *b_, size_t n) {    \
     T *d = (T *)d_;                                                                \
     const T *a = (const T *)a_, *b = (const T *)b_;                                \
     for (size_t i = 0; i < n; i++) d[i] = strata_op_##SUF(OPN, a[i], b[i]);        \
-  }                                                                                \
-  KERNEL static void NAME##_dj(void *d_, const void *a_, const void *b_, size_t n) { \
-    T *restrict d = (T *)d_;                                                       \
-    const T *restrict a = (const T *)a_, *restrict b = (const T *)b_;              \
-    for (size_t i = 0; i < n; i++) d[i] = strata_op_##SUF(OPN, a[i], b[i]);        \
-  }                                                                                \
-  KERNEL static void NAME##_oa(void *d_, const void *a_, const void *b_, size_t n) { \
-    (void)a_;                                                                      \
-    T *restrict d = (T *)d_;                                                       \
-    const T *restrict b = (const T *)b_;                                           \
-    for (size_t i = 0; i < n; i++) d[i] = strata_op_##SUF(OPN, d[i], b[i]);        \
-  }                                                                                \
-  KERNEL static void NAME##_ob(void *d_, const void *a_, const void *b_, size_t n) { \
-    (void)b_;                                                                      \
-    T *restrict d = (T *)d_;                                                       \
-    const T *restrict a = (const T *)a_;                                           \
-    for (size_t i = 0; i < n; i++) d[i] = strata_op_##SUF(OPN, a[i], d[i]);        \
   }
 #define DEF_RED2_ALL(P, T, SUF)                                                    \
   DEF_RED2(P##_sum, T, SUF, 0)                                                     \
@@ -80,27 +56,10 @@ DEF_RED2_ALL(r_f64, f64_u, f64)
 
 /* Narrow floats: widen, combine in float32, round to nearest even on store. */
 #define DEF_RED2_NARROW(NAME, T, LOAD, STORE, OPN)                                 \
-  KERNEL static void NAME##_ov(void *d_, const void *a_, const void *b_, size_t n) { \
+  KERNEL static void NAME(void *d_, const void *a_, const void *b_, size_t n) {    \
     T *d = (T *)d_;                                                                \
     const T *a = (const T *)a_, *b = (const T *)b_;                                \
     for (size_t i = 0; i < n; i++) d[i] = STORE(strata_opf(OPN, LOAD(a[i]), LOAD(b[i]))); \
-  }                                                                                \
-  KERNEL static void NAME##_dj(void *d_, const void *a_, const void *b_, size_t n) { \
-    T *restrict d = (T *)d_;                                                       \
-    const T *restrict a = (const T *)a_, *restrict b = (const T *)b_;              \
-    for (size_t i = 0; i < n; i++) d[i] = STORE(strata_opf(OPN, LOAD(a[i]), LOAD(b[i]))); \
-  }                                                                                \
-  KERNEL static void NAME##_oa(void *d_, const void *a_, const void *b_, size_t n) { \
-    (void)a_;                                                                      \
-    T *restrict d = (T *)d_;                                                       \
-    const T *restrict b = (const T *)b_;                                           \
-    for (size_t i = 0; i < n; i++) d[i] = STORE(strata_opf(OPN, LOAD(d[i]), LOAD(b[i]))); \
-  }                                                                                \
-  KERNEL static void NAME##_ob(void *d_, const void *a_, const void *b_, size_t n) { \
-    (void)b_;                                                                      \
-    T *restrict d = (T *)d_;                                                       \
-    const T *restrict a = (const T *)a_;                                           \
-    for (size_t i = 0; i < n; i++) d[i] = STORE(strata_opf(OPN, LOAD(a[i]), LOAD(d[i]))); \
   }
 #define F8A(x) strata_fp8_to_f32((x), 1)
 #define F8B(x) strata_fp8_to_f32((x), 0)
@@ -116,30 +75,15 @@ DEF_RED2_NARROW_ALL(r_bf16, u16_u, strata_bf16_to_f32, strata_f32_to_bf16)
 DEF_RED2_NARROW_ALL(r_e4m3, uint8_t, F8A, S8A)
 DEF_RED2_NARROW_ALL(r_e5m2, uint8_t, F8B, S8B)
 
-#define ROW1(P, V) {P##_sum_##V, P##_prod_##V, P##_max_##V, P##_min_##V, P##_sum_##V}
-#define ROW(P) {ROW1(P, dj), ROW1(P, oa), ROW1(P, ob), ROW1(P, ov)}
-static const red2_fn red2_table[STRATA_NUM_DTYPES][4][STRATA_NUM_OPS] = {
+#define ROW(P) {P##_sum, P##_prod, P##_max, P##_min, P##_sum}
+static const red2_fn red2_table[STRATA_NUM_DTYPES][STRATA_NUM_OPS] = {
     ROW(r_i8), ROW(r_u8), ROW(r_i32), ROW(r_u32), ROW(r_i64), ROW(r_u64),
     ROW(r_f16), ROW(r_f32), ROW(r_f64), ROW(r_bf16), ROW(r_e4m3), ROW(r_e5m2)};
 
 static const size_t esize[STRATA_NUM_DTYPES] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2, 1, 1};
 
-static int overlap(const void *x, const void *y, size_t bytes) {
-  uintptr_t p = (uintptr_t)x, q = (uintptr_t)y;
-  return p < q + bytes && q < p + bytes;
-}
-
-/* Which loop fits these buffers (a and b may overlap each other: they are only read). */
-static int red2_kind(const void *dst, const void *a, const void *b, size_t bytes) {
-  if (dst == a && !overlap(dst, b, bytes)) return R_ON_A;
-  if (dst == b && !overlap(dst, a, bytes)) return R_ON_B;
-  if (overlap(dst, a, bytes) || overlap(dst, b, bytes)) return R_OVERLAP;
-  return R_DISJOINT;
-}
-
 void strata_kernel_reduce2(void *dst, const void *a, const void *b, size_t n, int dtype, int op) {
-  if (!n) return;
-  red2_table[dtype][red2_kind(dst, a, b, n * esize[dtype])][op](dst, a, b, n);
+  if (n) red2_table[dtype][op](dst, a, b, n);
 }
 
 static int is_narrow(int dtype) {
@@ -212,7 +156,7 @@ void strata_kernel_reduce_multi(void *dst, const void *const *src, int nsrc, siz
    * local block instead. */
   size_t es = esize[dtype];
   size_t blk = 8192 / es;
-  red2_fn acc_fn = red2_table[dtype][R_ON_A][op]; /* d = d op src[s] */
+  red2_fn f = red2_table[dtype][op];
   int alias = 0;
   for (int s = 2; s < nsrc; s++) alias |= src[s] == dst;
   _Alignas(64) char tmp[8192];
@@ -220,14 +164,8 @@ void strata_kernel_reduce_multi(void *dst, const void *const *src, int nsrc, siz
     size_t m = n - base < blk ? n - base : blk;
     char *d = alias ? tmp : (char *)dst + base * es;
     if (nsrc == 1) memmove(d, (const char *)src[0] + base * es, m * es);
-    else {
-      const char *s0 = (const char *)src[0] + base * es, *s1 = (const char *)src[1] + base * es;
-      red2_table[dtype][red2_kind(d, s0, s1, m * es)][op](d, s0, s1, m);
-    }
-    for (int s = 2; s < nsrc; s++) {
-      const char *sp = (const char *)src[s] + base * es;
-      (overlap(d, sp, m * es) ? red2_table[dtype][R_OVERLAP][op] : acc_fn)(d, d, sp, m);
-    }
+    else f(d, (const char *)src[0] + base * es, (const char *)src[1] + base * es, m);
+    for (int s = 2; s < nsrc; s++) f(d, d, (const char *)src[s] + base * es, m);
     if (avg_div) strata_kernel_avg(d, d, m, dtype, avg_div);
     if (alias) memcpy((char *)dst + base * es, tmp, m * es);
   }
