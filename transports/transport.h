@@ -45,7 +45,7 @@ typedef struct strata_transport_ops {
   /* returns > 0 if anything moved */
   int (*progress)(strata_transport_t *t);
   /* forget a posted request (after a failure); its memory may be reused afterwards */
-  void (*cancel)(strata_transport_t *t, strata_treq_t *r);
+  void (*cancel)(strata_transport_t *t, strata_treq_t *r, strata_result_t why); /* why: the call's failure */
   /* STRATA_SUCCESS, or STRATA_ERR_PEER_FAILED when the peer is known dead */
   strata_result_t (*peer_alive)(strata_transport_t *t, int peer);
   void (*destroy)(strata_transport_t *t);

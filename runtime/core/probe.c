@@ -106,8 +106,8 @@ static strata_result_t probe_round(strata_context_t *x, int round, int cli, int 
     }
   if (rc) {
     for (int i = 0; i < NMSG; i++) {
-      if (ts && sreq[i].state == 0) ts->ops->cancel(ts, &sreq[i]);
-      if (tc && cresp[i].state == 0 && cs >= i) tc->ops->cancel(tc, &cresp[i]);
+      if (ts && sreq[i].state == 0) ts->ops->cancel(ts, &sreq[i], STRATA_ERR_TIMEOUT);
+      if (tc && cresp[i].state == 0 && cs >= i) tc->ops->cancel(tc, &cresp[i], STRATA_ERR_TIMEOUT);
     }
     return rc;
   }

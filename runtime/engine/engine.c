@@ -308,7 +308,7 @@ static uint8_t *once_steps(const struct strata_request *req, int *first, int *n)
   return req->st + plan->loop_begin + (plan->loop_end - plan->loop_begin) * plan->loop_depth;
 }
 
-static void cancel_posted(struct strata_request *req) {
+static void cancel_posted(struct strata_request *req, strata_result_t why) {
   const strata_plan_t *plan = req->plan;
   int first, n;
   uint8_t *st = once_steps(req, &first, &n); /* loop bodies hold no sends or receives */
@@ -316,14 +316,14 @@ static void cancel_posted(struct strata_request *req) {
     if (st[i] != ST_POSTED) continue;
     const strata_step_t *s = &plan->steps[first + i];
     strata_transport_t *tp = comm_tp(req->comm, s->peer);
-    if (req->tr[s->tri].state == 0) tp->ops->cancel(tp, &req->tr[s->tri]);
+    if (req->tr[s->tri].state == 0) tp->ops->cancel(tp, &req->tr[s->tri], why);
     st[i] = ST_DONE;
   }
 }
 
 static void finish(struct strata_request *req, strata_result_t status) {
   struct strata_comm *c = req->comm;
-  if (status != STRATA_SUCCESS) cancel_posted(req);
+  if (status != STRATA_SUCCESS) cancel_posted(req, status);
   req->status = status;
   if (!req->done) c->ctx->inflight--;
   req->done = 1;

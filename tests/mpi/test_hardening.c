@@ -213,6 +213,8 @@ static void mode_silence(strata_comm_t w) {
   const size_t n = (size_t)192 << 20; /* 768 MiB of float32: ~0.3 s a call even on a fast day */
   float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
   for (size_t i = 0; i < n; i++) a[i] = (float)(me + (int)(i & 7));
+  memset(b, 0, n * sizeof(float));
+  MPI_Barrier(MPI_COMM_WORLD); /* a peer still touching its pages is silent, and rightly times out */
   double t0 = now(), dt = 0;
   strata_result_t rc = STRATA_SUCCESS;
   int rounds = 0;

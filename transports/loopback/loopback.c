@@ -107,7 +107,8 @@ static int lb_progress(strata_transport_t *t) {
   return 0;
 }
 
-static void lb_cancel(strata_transport_t *t, strata_treq_t *r) {
+static void lb_cancel(strata_transport_t *t, strata_treq_t *r, strata_result_t why) {
+  (void)why;
   lb_tp_t *x = (lb_tp_t *)t;
   for (strata_treq_t **pp = &x->hub->posted[x->me]; *pp; pp = &(*pp)->next)
     if (*pp == r) {

@@ -43,11 +43,18 @@
 
 enum { C_EAGER = 1, C_RTS, C_FRAG_FIRST, C_FRAG, C_ABORT };
 
-/* completion word = generation << 3 | state */
+/* completion word = generation << 4 | state. A withdrawn message says why its sender gave
+ * up: the _PEER states when a dead peer failed the sender's call, so the failure reaches
+ * the receiver as STRATA_ERR_PEER_FAILED, not as a transport error of its own. */
 enum { F_FREE = 0, F_OPEN = 1, F_READING = 2, F_DONE = 3, F_CANCELLED = 4, F_ABANDONED = 5,
-       F_REJ_SIZE = 6, F_REJ_READ = 7 };
-#define FIN_WORD(gen, st) (((uint64_t)(gen) << 3) | (uint64_t)(st))
-#define FIN_STATE(w) ((int)((w) & 7u))
+       F_REJ_SIZE = 6, F_REJ_READ = 7, F_CANCELLED_PEER = 8, F_ABANDONED_PEER = 9 };
+#define FIN_WORD(gen, st) (((uint64_t)(gen) << 4) | (uint64_t)(st))
+#define FIN_STATE(w) ((int)((w) & 15u))
+
+/* The error a receiver reports for a sender that gave up for the reason why. */
+static int gave_up(int why) {
+  return why == (int)STRATA_ERR_PEER_FAILED ? -(int)STRATA_ERR_PEER_FAILED : -(int)STRATA_ERR_TRANSPORT;
+}
 
 typedef struct cell_hdr {
   _Atomic uint64_t seq; /* ticket + 1 once the cell is written */
@@ -80,7 +87,7 @@ typedef struct umsg {
   uint64_t raddr, gen;
   uint32_t fin;
   int pid;
-  int aborted;
+  int aborted;                      /* a cut stream: the error its receive gets */
   strata_treq_t *waiter;
   char *data;
 } umsg_t;
@@ -88,7 +95,7 @@ typedef struct umsg {
 typedef struct shm_peer {
   /* outgoing: me -> peer */
   strata_treq_t *sendq, *sendq_tail; /* not yet fully written, in order */
-  int owe_abort;                     /* a half-written fragment stream was cancelled */
+  int owe_abort;                     /* a half-written fragment stream was cancelled: why */
   int pending;                       /* on the pending-output list */
   /* incoming: peer -> me */
   strata_treq_t *posted, *posted_tail;
@@ -198,6 +205,7 @@ static int push_sends(shm_tp_t *t, int j) {
     cell_hdr_t *h = (cell_hdr_t *)c;
     h->type = C_ABORT;
     h->len = 0;
+    h->total = (uint64_t)p->owe_abort; /* why the stream was cut */
     cell_publish(c, tk);
     p->owe_abort = 0;
     moved++;
@@ -303,14 +311,14 @@ static int rts_read(shm_tp_t *t, int j, const umsg_t *m, void *dst, size_t len, 
   if (!atomic_compare_exchange_strong(w, &open, FIN_WORD(m->gen, F_READING))) {
     SLOG_WARN("shm: local rank %d withdrew a %zu-byte message (tag %llx): its call failed", j, len,
               (unsigned long long)tag);
-    return -(int)STRATA_ERR_TRANSPORT;
+    return gave_up(FIN_STATE(open) == F_CANCELLED_PEER ? (int)STRATA_ERR_PEER_FAILED : 0);
   }
   int rc = cma_read(m->pid, m->raddr, dst, len);
   uint64_t reading = FIN_WORD(m->gen, F_READING);
   if (!atomic_compare_exchange_strong(w, &reading, FIN_WORD(m->gen, rc ? F_REJ_READ : F_DONE))) {
     SLOG_WARN("shm: local rank %d abandoned a %zu-byte message while it was read (tag %llx)", j, len,
               (unsigned long long)tag);
-    return -(int)STRATA_ERR_TRANSPORT;
+    return gave_up(FIN_STATE(reading) == F_ABANDONED_PEER ? (int)STRATA_ERR_PEER_FAILED : 0);
   }
   return rc ? -(int)STRATA_ERR_TRANSPORT : 1;
 }
@@ -355,22 +363,22 @@ static void unexp_remove(shm_peer_t *p, umsg_t *m) {
 }
 
 /* An unfinished fragment stream from j ends early (an abort cell, or a new stream). */
-static void stream_abort(shm_peer_t *p, int j) {
+static void stream_abort(shm_peer_t *p, int j, int why) {
   if (p->stream_req) {
     SLOG_WARN("shm: local rank %d abandoned a fragment stream (its call failed)", j);
-    complete(p->stream_req, -(int)STRATA_ERR_TRANSPORT);
+    complete(p->stream_req, gave_up(why));
     p->stream_req = NULL;
   }
   if (p->stream_msg) {
     umsg_t *m = p->stream_msg;
     p->stream_msg = NULL;
     if (m->waiter) {
-      complete(m->waiter, -(int)STRATA_ERR_TRANSPORT);
+      complete(m->waiter, gave_up(why));
       unexp_remove(p, m);
       free(m->data);
       free(m);
     } else {
-      m->aborted = 1; /* a later receive of it fails */
+      m->aborted = gave_up(why); /* a later receive of it fails so */
     }
   }
   p->stream_skip = 0;
@@ -387,7 +395,7 @@ static int handle_cell(shm_tp_t *t, const cell_hdr_t *h, const char *pl) {
   if (h->len > t->payload || (h->type == C_EAGER && h->len != h->total)) {
     SLOG_WARN("shm: malformed cell (type %u, %u bytes of %llu) from local rank %d dropped", h->type, h->len,
               (unsigned long long)h->total, j);
-    if (h->type == C_FRAG_FIRST || h->type == C_FRAG) stream_abort(p, j);
+    if (h->type == C_FRAG_FIRST || h->type == C_FRAG) stream_abort(p, j, 0);
     return 1;
   }
   switch (h->type) {
@@ -426,7 +434,7 @@ static int handle_cell(shm_tp_t *t, const cell_hdr_t *h, const char *pl) {
     return 1;
   }
   case C_FRAG_FIRST: {
-    if (p->stream_req || p->stream_msg || p->stream_skip) stream_abort(p, j);
+    if (p->stream_req || p->stream_msg || p->stream_skip) stream_abort(p, j, 0);
     if (h->len > h->total) return 1;
     strata_treq_t *r = take_posted(p, h->tag);
     if (r) {
@@ -460,13 +468,13 @@ static int handle_cell(shm_tp_t *t, const cell_hdr_t *h, const char *pl) {
   case C_FRAG: {
     if (p->stream_req) {
       strata_treq_t *r = p->stream_req;
-      if (h->len > r->len - r->off) { stream_abort(p, j); return 1; }
+      if (h->len > r->len - r->off) { stream_abort(p, j, 0); return 1; }
       memcpy((char *)r->buf + r->off, pl, h->len);
       r->off += h->len;
       if (r->off == r->len) { complete(r, 1); p->stream_req = NULL; }
     } else if (p->stream_msg) {
       umsg_t *m = p->stream_msg;
-      if (h->len > m->total - m->got) { stream_abort(p, j); return 1; }
+      if (h->len > m->total - m->got) { stream_abort(p, j, 0); return 1; }
       memcpy(m->data + m->got, pl, h->len);
       m->got += h->len;
       if (m->got == m->total) {
@@ -485,7 +493,7 @@ static int handle_cell(shm_tp_t *t, const cell_hdr_t *h, const char *pl) {
     return 1;
   }
   case C_ABORT:
-    stream_abort(p, j);
+    stream_abort(p, j, (int)h->total);
     return 1;
   default:
     SLOG_WARN("shm: cell of unknown type %u from local rank %d dropped", h->type, j);
@@ -555,7 +563,7 @@ static strata_result_t shm_irecv(strata_transport_t *tp, int peer, uint64_t tag,
         p->stream_skip = m->total - m->got;
       }
     } else if (m->aborted) {
-      complete(r, -(int)STRATA_ERR_TRANSPORT);
+      complete(r, m->aborted);
     } else if (m->got < m->total) { /* still streaming in */
       m->waiter = r;
       return STRATA_SUCCESS;
@@ -608,7 +616,8 @@ static int unlink_req(strata_treq_t **head, strata_treq_t **tail, strata_treq_t 
  * a receive is forgotten (a fragment stream still coming is discarded), a large send is
  * withdrawn (the receiver's read fails instead of seeing a reused buffer), a half-written
  * fragment stream is cut off with an abort cell that fails the receiver's receive. */
-static void shm_cancel(strata_transport_t *tp, strata_treq_t *r) {
+static void shm_cancel(strata_transport_t *tp, strata_treq_t *r, strata_result_t why) {
+  const int peer = why == STRATA_ERR_PEER_FAILED;
   shm_tp_t *t = (shm_tp_t *)tp;
   if (r->peer < 0 || r->peer >= t->L || r->state != 0) return;
   shm_peer_t *p = &t->peer[r->peer];
@@ -624,15 +633,15 @@ static void shm_cancel(strata_transport_t *tp, strata_treq_t *r) {
     uint32_t k = (uint32_t)r->aux;
     _Atomic uint64_t *w = fin_word(t, t->me, k);
     uint64_t gen = t->fin_gen[k], x = FIN_WORD(gen, F_OPEN);
-    if (!atomic_compare_exchange_strong(w, &x, FIN_WORD(gen, F_CANCELLED))) {
+    if (!atomic_compare_exchange_strong(w, &x, FIN_WORD(gen, peer ? F_CANCELLED_PEER : F_CANCELLED))) {
       x = FIN_WORD(gen, F_READING);
-      atomic_compare_exchange_strong(w, &x, FIN_WORD(gen, F_ABANDONED));
+      atomic_compare_exchange_strong(w, &x, FIN_WORD(gen, peer ? F_ABANDONED_PEER : F_ABANDONED));
     }
     fin_release(t, k);
     return;
   }
   if (p->sendq == r && r->off > 0) {
-    p->owe_abort = 1;
+    p->owe_abort = peer ? (int)STRATA_ERR_PEER_FAILED : (int)STRATA_ERR_TRANSPORT;
     mark_pending(t, r->peer);
   }
   unlink_req(&p->sendq, &p->sendq_tail, r);

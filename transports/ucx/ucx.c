@@ -4,9 +4,24 @@
  * its algorithms use (about log P for recursive algorithms, 2 for rings).
  * The 64-bit UCP tag is [source world rank:20][comm:12][seq:6][step:26] (transport.h says
  * why those bits are enough); receives match the full tag, and a tag that does not fit is
- * refused, never cut. Endpoints use peer error handling: a dead peer fails its requests. */
+ * refused, never cut. Endpoints use peer error handling: a dead peer fails its requests.
+ *
+ * A finished call owes its peers nothing. A UCX rendezvous receiver sends the sender its
+ * acknowledgement (ATS) from its own progress, and when the sender's queue is full that
+ * message waits in the receiver's pending queue, which a worker flush does not cover: a
+ * receiver that had its data and went on (into an MPI barrier, into compute) left the
+ * sender's call waiting for good (reproduced with UCX_MM_FIFO_SIZE=16). So every message at
+ * or above the rendezvous threshold is acknowledged by Strata itself: the receive finishes
+ * only once a small active message (the ack) to the sender has left, which the receiver
+ * sees and drives itself; the send finishes when the ack comes (the receiver has all the
+ * data then, whichever rendezvous scheme UCX chose: with "put" the sender's own UCX
+ * request ends before its last message reaches the receiver). A send UCX still holds after
+ * its ack stays UCX's slot until UCX lets it go. */
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <ucp/api/ucp.h>
 
@@ -26,8 +41,15 @@ typedef struct uslot {
   void *ureq;                /* the UCX request while it is outstanding */
   int is_recv;
   int in_post, fired_in_post; /* the callback may run inside the post itself */
+  int awaiting;              /* a send on the awaited list: its ack may finish it */
+  int acking;                /* a receive that has its data and sends its ack */
+  int ucx_done;              /* an awaited send UCX has finished: only its ack is missing */
+  int peer;
+  uint64_t ut;               /* the UCX tag */
+  struct { uint64_t ut; int32_t from, pad; } ack; /* an ack's header: stays put until sent */
   struct ucx_tp *u;
   struct uslot *next_free;
+  struct uslot *prev, *next; /* the awaited list, or the queue of acks to send */
 } uslot_t;
 
 typedef struct ucx_tp {
@@ -47,6 +69,9 @@ typedef struct ucx_tp {
   uint32_t my_host;
   int errmode;       /* -1: by locality, 0: none, 1: peer */
   int ndead, capdead;
+  size_t ack_min;          /* messages of this many bytes or more are acknowledged */
+  uslot_t *awaited;        /* sends whose ack may come */
+  uslot_t *ack_head, *ack_tail; /* receives whose ack is still to be posted */
   volatile int flush_done; /* set by the worker flush's callback */
   int flush_pending;       /* a flush UCX still holds (timed out): its callback may still come */
 } ucx_tp_t;
@@ -71,6 +96,25 @@ static uint64_t ucx_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#define STRATA_UCX_AM_ACK 7u /* the active-message id of Strata's acknowledgement */
+
+static void await_add(ucx_tp_t *u, uslot_t *sl) {
+  sl->awaiting = 1;
+  sl->prev = NULL;
+  sl->next = u->awaited;
+  if (u->awaited) u->awaited->prev = sl;
+  u->awaited = sl;
+}
+
+static void await_drop(ucx_tp_t *u, uslot_t *sl) {
+  if (!sl->awaiting) return;
+  sl->awaiting = 0;
+  if (sl->prev) sl->prev->next = sl->next;
+  else u->awaited = sl->next;
+  if (sl->next) sl->next->prev = sl->prev;
+  sl->prev = sl->next = NULL;
 }
 
 static void mark_dead(ucx_tp_t *u, int peer) {
@@ -167,42 +211,67 @@ static int fail_state(ucs_status_t st) {
 }
 
 static void slot_put(uslot_t *sl) {
+  await_drop(sl->u, sl);
   if (sl->in_post) { /* post_end returns it */
     sl->fired_in_post = 1;
     return;
   }
   sl->r = NULL;
   sl->ureq = NULL;
+  sl->acking = 0;
   sl->next_free = sl->u->free_slots;
   sl->u->free_slots = sl;
 }
 
 static void send_cb(void *request, ucs_status_t status, void *user) {
   uslot_t *sl = user;
+  ucp_request_free(request);
+  sl->ureq = NULL;
+  if (status == UCS_OK && sl->awaiting) { /* UCX is done with the buffer; the ack ends the send */
+    sl->ucx_done = 1;
+    return;
+  }
   if (sl->r) {
     sl->r->state = status == UCS_OK ? 1 : fail_state(status);
     sl->r->tp_data = NULL;
+    if (status != UCS_OK && status != UCS_ERR_CANCELED) SLOG_WARN("ucx: send failed: %s", ucs_status_string(status));
   }
-  if (status != UCS_OK && status != UCS_ERR_CANCELED)
-    SLOG_WARN("ucx: send failed: %s", ucs_status_string(status));
-  ucp_request_free(request);
   slot_put(sl);
 }
 
-static void recv_cb(void *request, ucs_status_t status, const ucp_tag_recv_info_t *info, void *user) {
-  uslot_t *sl = user;
+/* The data is here; the receive ends once its ack has left (post_acks sends it). */
+static void ack_queue(uslot_t *sl) {
+  ucx_tp_t *u = sl->u;
+  sl->acking = 1;
+  sl->next = NULL;
+  if (u->ack_tail) u->ack_tail->next = sl;
+  else u->ack_head = sl;
+  u->ack_tail = sl;
+}
+
+/* A received message: done, acknowledged first, or refused for its length. */
+static void recv_got(uslot_t *sl, ucs_status_t status, size_t length) {
   strata_treq_t *r = sl->r;
   if (r) {
-    if (status == UCS_OK && info->length != r->len) {
-      SLOG_WARN("ucx: message of %zu bytes for a receive of %zu (mismatched calls?)", info->length, r->len);
+    if (status == UCS_OK && length != r->len) {
+      SLOG_WARN("ucx: message of %zu bytes for a receive of %zu (mismatched calls?)", length, r->len);
       r->state = -(int)STRATA_ERR_INVALID_USAGE;
+    } else if (status == UCS_OK && length >= sl->u->ack_min) {
+      ack_queue(sl);
+      return;
     } else {
       r->state = status == UCS_OK ? 1 : fail_state(status);
     }
     r->tp_data = NULL;
   }
-  ucp_request_free(request);
   slot_put(sl);
+}
+
+static void recv_cb(void *request, ucs_status_t status, const ucp_tag_recv_info_t *info, void *user) {
+  uslot_t *sl = user;
+  ucp_request_free(request);
+  sl->ureq = NULL;
+  recv_got(sl, status, info->length);
 }
 
 /* Ready r for a post and fill the request parameters shared by sends and receives. */
@@ -212,8 +281,11 @@ static uslot_t *post_begin(ucx_tp_t *u, strata_treq_t *r, ucp_request_param_t *p
   else if (!(sl = calloc(1, sizeof *sl))) return NULL;
   sl->u = u;
   sl->r = r;
+  sl->ureq = NULL;
   sl->in_post = 1;
   sl->fired_in_post = 0;
+  sl->awaiting = sl->acking = sl->ucx_done = 0;
+  sl->peer = peer;
   r->state = 0;
   r->peer = peer;
   r->len = len;
@@ -224,24 +296,33 @@ static uslot_t *post_begin(ucx_tp_t *u, strata_treq_t *r, ucp_request_param_t *p
   return sl;
 }
 
-/* What a post returned: done at once, failed, or a request whose callback will finish r. */
+/* What a post returned: done at once (a send), failed, or a request whose callback will
+ * finish r (maybe already did, inside the post). */
 static strata_result_t post_end(uslot_t *sl, ucs_status_ptr_t s, const char *what, int peer) {
   strata_treq_t *r = sl->r;
   sl->in_post = 0;
-  if (sl->fired_in_post) { /* completed (and its UCX request freed) inside the post */
+  if (UCS_PTR_IS_ERR(s)) {
+    SLOG_WARN("ucx: %s world rank %d failed: %s", what, peer, ucs_status_string(UCS_PTR_STATUS(s)));
+    r->tp_data = NULL;
+    slot_put(sl);
+    return (strata_result_t)-fail_state(UCS_PTR_STATUS(s));
+  }
+  if (sl->fired_in_post) { /* finished (and its UCX request freed) inside the post */
     slot_put(sl);
     return STRATA_SUCCESS;
   }
-  if (s == NULL) {
-    r->state = 1;
-    slot_put(sl);
-  } else if (UCS_PTR_IS_ERR(s)) {
-    SLOG_WARN("ucx: %s world rank %d failed: %s", what, peer, ucs_status_string(UCS_PTR_STATUS(s)));
-    slot_put(sl);
-    return (strata_result_t)-fail_state(UCS_PTR_STATUS(s));
+  r->tp_data = sl;
+  if (s != NULL) {
+    if (!sl->ucx_done && !sl->acking) sl->ureq = s; /* else its callback already ran inside the post */
+    return STRATA_SUCCESS;
+  }
+  /* a send done at once */
+  if (sl->awaiting) {
+    sl->ucx_done = 1; /* its ack ends it */
   } else {
-    sl->ureq = s;
-    r->tp_data = sl;
+    r->state = 1;
+    r->tp_data = NULL;
+    slot_put(sl);
   }
   return STRATA_SUCCESS;
 }
@@ -259,6 +340,8 @@ static strata_result_t ucx_isend(strata_transport_t *t, int peer, uint64_t tag, 
   if (!sl) return STRATA_ERR_SYSTEM;
   p.cb.send = send_cb;
   sl->is_recv = 0;
+  sl->ut = ut;
+  if (len >= u->ack_min) await_add(u, sl);
   return post_end(sl, ucp_tag_send_nbx(ep, buf, len, ut, &p), "send to", peer);
 }
 
@@ -273,13 +356,94 @@ static strata_result_t ucx_irecv(strata_transport_t *t, int peer, uint64_t tag, 
   if (!sl) return STRATA_ERR_SYSTEM;
   p.cb.recv = recv_cb;
   sl->is_recv = 1;
+  sl->ut = ut;
+  /* every receive ends in recv_cb, which is told the length (maybe inside the post) */
+  p.op_attr_mask |= UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
   return post_end(sl, ucp_tag_recv_nbx(u->worker, buf, len, ut, ~(ucp_tag_t)0, &p), "receive from", peer);
+}
+
+/* A receive whose ack has left is done. An ack that cannot be sent (the sender is gone)
+ * still leaves the data received: the receive succeeds. */
+static void ack_done(uslot_t *sl) {
+  strata_treq_t *r = sl->r;
+  if (r) {
+    r->state = 1;
+    r->tp_data = NULL;
+  }
+  slot_put(sl);
+}
+
+static void ack_send_cb(void *request, ucs_status_t status, void *user) {
+  uslot_t *sl = user;
+  if (status != UCS_OK)
+    SLOG_TRACE("ucx: acknowledgement to world rank %d: %s", sl->peer, ucs_status_string(status));
+  ucp_request_free(request);
+  sl->ureq = NULL;
+  ack_done(sl);
+}
+
+static ucp_ep_h get_ep(ucx_tp_t *u, int peer);
+
+static int post_acks(ucx_tp_t *u) {
+  int n = 0;
+  while (u->ack_head) {
+    uslot_t *sl = u->ack_head;
+    u->ack_head = sl->next;
+    if (!u->ack_head) u->ack_tail = NULL;
+    sl->next = NULL;
+    n++;
+    ucp_ep_h ep = get_ep(u, sl->peer);
+    if (!ep) {
+      ack_done(sl);
+      continue;
+    }
+    sl->ack.ut = sl->ut;
+    sl->ack.from = u->me;
+    ucp_request_param_t p;
+    memset(&p, 0, sizeof p);
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_FLAGS;
+    p.flags = UCP_AM_SEND_FLAG_EAGER;
+    p.cb.send = ack_send_cb;
+    p.user_data = sl;
+    ucs_status_ptr_t s = ucp_am_send_nbx(ep, STRATA_UCX_AM_ACK, &sl->ack, sizeof sl->ack, NULL, 0, &p);
+    if (s == NULL || UCS_PTR_IS_ERR(s)) ack_done(sl);
+    else sl->ureq = s; /* ack_send_cb ends it */
+  }
+  return n;
+}
+
+/* An ack: the receiver has the whole message, so the send is done, whatever UCX still
+ * holds. Sends to one peer with one tag are matched in order, so the oldest one is meant. */
+static ucs_status_t ack_recv(void *arg, const void *header, size_t header_length, void *data, size_t length,
+                             const ucp_am_recv_param_t *param) {
+  (void)data;
+  (void)length;
+  (void)param;
+  ucx_tp_t *u = arg;
+  uslot_t h;
+  if (header_length != sizeof h.ack) return UCS_OK;
+  memcpy(&h.ack, header, sizeof h.ack);
+  uslot_t *found = NULL;
+  for (uslot_t *sl = u->awaited; sl; sl = sl->next)
+    if (sl->peer == h.ack.from && sl->ut == h.ack.ut) found = sl; /* newest first: keep the last */
+  if (!found) return UCS_OK; /* a send cancelled meanwhile */
+  await_drop(u, found);
+  if (found->r) {
+    found->r->state = 1;
+    found->r->tp_data = NULL;
+    found->r = NULL;
+  }
+  if (found->ucx_done) slot_put(found); /* else the slot stays UCX's until send_cb */
+  return UCS_OK;
 }
 
 static int ucx_progress(strata_transport_t *t) {
   ucx_tp_t *u = (ucx_tp_t *)t;
   /* a broken transport no longer runs UCX: nothing may touch buffers handed back */
-  return u->broken ? 0 : (int)ucp_worker_progress(u->worker);
+  if (u->broken) return 0;
+  int n = (int)ucp_worker_progress(u->worker);
+  if (u->ack_head) n += post_acks(u);
+  return n;
 }
 
 static void flush_cb(void *request, ucs_status_t status, void *user) {
@@ -298,7 +462,7 @@ static void flush_cb(void *request, ucs_status_t status, void *user) {
 #define STRATA_UCX_FLUSH_NS 1000000000ull
 static void ucx_flush(strata_transport_t *t) {
   ucx_tp_t *u = (ucx_tp_t *)t;
-  if (u->broken || u->flush_pending || !u->eps_n) return;
+  if (u->broken || u->flush_pending) return; /* UCX's own endpoints (a peer's connection) count too */
   ucp_request_param_t p;
   memset(&p, 0, sizeof p);
   p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
@@ -322,10 +486,24 @@ static void ep_force_close(ucx_tp_t *u, int peer);
  * force-closing the endpoint to that peer, which completes every send on it; the next send
  * to the peer opens a new endpoint. A request UCX still will not give back fails the whole
  * transport, which then never progresses UCX again. */
-static void ucx_cancel(strata_transport_t *t, strata_treq_t *r) {
+static void ucx_cancel(strata_transport_t *t, strata_treq_t *r, strata_result_t why) {
+  (void)why; /* a receiver of a withdrawn UCX send learns of the failure by its own means */
   ucx_tp_t *u = (ucx_tp_t *)t;
   uslot_t *sl = r->tp_data;
   if (r->state != 0 || !sl) return;
+  if (sl->acking) { /* the data is here: the receive is done, its ack may still go out */
+    sl->r = NULL;
+    r->state = 1;
+    r->tp_data = NULL;
+    return;
+  }
+  if (sl->ucx_done) { /* UCX let the buffer go; only the ack was missing */
+    sl->r = NULL;
+    r->state = -(int)STRATA_ERR_TRANSPORT;
+    r->tp_data = NULL;
+    slot_put(sl);
+    return;
+  }
   if (sl->is_recv) ucp_request_cancel(u->worker, sl->ureq);
   /* the cancels of one failure share one deadline: a failed call with many requests out
    * waits UCX_CANCEL_WAIT_NS once, not once per request */
@@ -408,6 +586,26 @@ static void ucx_destroy(strata_transport_t *t) {
   free(u);
 }
 
+/* A UCX size ("8k", "1m", "65536", "inf"); SIZE_MAX for "inf", 0 (acknowledge every
+ * message) for what cannot be read here, such as "auto". */
+static size_t parse_thresh(const char *v) {
+  if (!strcasecmp(v, "inf")) return SIZE_MAX;
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (errno || end == v) return 0;
+  int sh = 0;
+  switch (*end) {
+  case 'k': case 'K': sh = 10; end++; break;
+  case 'm': case 'M': sh = 20; end++; break;
+  case 'g': case 'G': sh = 30; end++; break;
+  default: break;
+  }
+  if (*end == 'b' || *end == 'B') end++;
+  if (*end || n > (SIZE_MAX >> sh)) return 0;
+  return (size_t)n << sh;
+}
+
 static int ucx_reaches(strata_transport_t *t, int peer) {
   return peer >= 0 && peer < ((ucx_tp_t *)t)->P;
 }
@@ -437,18 +635,25 @@ strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t
   ucp_params_t params;
   memset(&params, 0, sizeof params);
   params.field_mask = UCP_PARAM_FIELD_FEATURES;
-  params.features = UCP_FEATURE_TAG;
+  params.features = UCP_FEATURE_TAG | UCP_FEATURE_AM;
   ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
   /* Rendezvous costs a round trip before the data moves: across a WAN (20 ms RTT) that
    * doubled a 1 MiB hierarchical allreduce (41 ms against 19 ms measured). When UCX only
    * carries traffic between hosts (Strata's shm does the rest), messages up to
    * STRATA_UCX_RNDV_THRESH (default 1m; plans chunk below it) go eagerly; plans post their
-   * receives early, so eager data rarely waits unexpected. UCX_RNDV_THRESH wins if set. */
-  if (st == UCS_OK && in->inter_host_only && !getenv("UCX_RNDV_THRESH")) {
-    const char *th = getenv("STRATA_UCX_RNDV_THRESH");
-    if (ucp_config_modify(cfg, "RNDV_THRESH", th && *th ? th : "1m") != UCS_OK)
-      SLOG_WARN("ucx: STRATA_UCX_RNDV_THRESH='%s' not accepted; UCX's default stays", th ? th : "1m");
+   * receives early, so eager data rarely waits unexpected. When UCX carries a host's own
+   * traffic too (STRATA_TRANSPORTS=ucx) the default is 8k, UCX 1.13's own figure for shared
+   * memory. The threshold is set, not left to UCX's "auto", because it is also where
+   * Strata's acknowledgement starts (above). UCX_RNDV_THRESH wins if set; one Strata cannot
+   * read ("auto") makes every message acknowledged. */
+  const char *uth = getenv("UCX_RNDV_THRESH"), *sth = getenv("STRATA_UCX_RNDV_THRESH");
+  const char *th = uth && *uth ? uth : sth && *sth ? sth : in->inter_host_only ? "1m" : "8k";
+  u->ack_min = parse_thresh(th);
+  if (st == UCS_OK && !(uth && *uth) && ucp_config_modify(cfg, "RNDV_THRESH", th) != UCS_OK) {
+    SLOG_WARN("ucx: STRATA_UCX_RNDV_THRESH='%s' not accepted; UCX's default stays", th);
+    u->ack_min = 0;
   }
+  SLOG_TRACE("ucx: rendezvous from %s; acknowledged from %zu B", th, u->ack_min);
   if (st == UCS_OK) {
     st = ucp_init(&params, cfg, &u->ctx);
     ucp_config_release(cfg);
@@ -458,6 +663,15 @@ strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t
   wp.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
   wp.thread_mode = UCS_THREAD_MODE_SINGLE;
   if (st == UCS_OK) st = ucp_worker_create(u->ctx, &wp, &u->worker);
+  if (st == UCS_OK) {
+    ucp_am_handler_param_t hp;
+    memset(&hp, 0, sizeof hp);
+    hp.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG;
+    hp.id = STRATA_UCX_AM_ACK;
+    hp.cb = ack_recv;
+    hp.arg = u;
+    st = ucp_worker_set_am_recv_handler(u->worker, &hp);
+  }
   ucp_address_t *addr = NULL;
   size_t len = 0;
   if (st == UCS_OK) st = ucp_worker_get_address(u->worker, &addr, &len);
