@@ -57,6 +57,26 @@ static void mode_leave(strata_comm_t w) {
   free(recv);
 }
 
+/* Every rank that has its data goes straight into MPI: a finished call must owe its peers
+ * nothing (a UCX rendezvous receiver's acknowledgement waiting in its own queue once left a
+ * broadcast root waiting for good). Run with UCX_MM_FIFO_SIZE=16 to fill UCX's queues. */
+static void mode_owed(strata_comm_t w) {
+  const size_t n = 14641735; /* int8: ~14 MiB, odd; binomial in 256 KiB pieces */
+  uint8_t *buf = malloc(n);
+  for (int it = 0; it < 2 * P; it++) {
+    int root = it % P;
+    for (size_t i = 0; i < n; i++) buf[i] = me == root ? (uint8_t)(i * 31u + (unsigned)it) : 0xEE;
+    strata_result_t rc = strata_broadcast(buf, buf, n, STRATA_INT8, root, w);
+    CHECK(rc == STRATA_SUCCESS, "broadcast %d (root %d): %s", it, root, strata_result_string(rc));
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += buf[i] != (uint8_t)(i * 31u + (unsigned)it);
+    CHECK(bad == 0, "broadcast %d (root %d): %zu wrong", it, root, bad);
+    MPI_Barrier(MPI_COMM_WORLD); /* out of Strata: nothing of it progresses here */
+  }
+  if (me == 0) printf("owed: %d broadcasts of %zu B, each followed by an MPI barrier\n", 2 * P, n);
+  free(buf);
+}
+
 static void fill(float *a, size_t n, int rank, int salt) {
   for (size_t i = 0; i < n; i++) a[i] = (float)((rank + 1) * ((int)(i % 97) + salt));
 }
@@ -275,6 +295,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(mode, "fail")) mode_fail(w);
   else if (!strcmp(mode, "lifecycle")) mode_lifecycle(w);
   else if (!strcmp(mode, "silence")) mode_silence(w);
+  else if (!strcmp(mode, "owed")) mode_owed(w);
   else { printf("unknown mode %s\n", mode); errors++; }
   int all = 0;
   MPI_Allreduce(&errors, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
