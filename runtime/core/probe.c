@@ -108,6 +108,9 @@ static strata_result_t probe_round(strata_context_t *x, int round, int cli, int 
     for (int i = 0; i < NMSG; i++) {
       if (ts && sreq[i].state == 0) ts->ops->cancel(ts, &sreq[i], STRATA_ERR_TIMEOUT);
       if (tc && cresp[i].state == 0 && cs >= i) tc->ops->cancel(tc, &cresp[i], STRATA_ERR_TIMEOUT);
+      /* sends too: a transport may still refer to them (UCX: one awaiting its ack) */
+      if (tc && creq[i].state == 0 && cs >= i) tc->ops->cancel(tc, &creq[i], STRATA_ERR_TIMEOUT);
+      if (ts && sresp[i].state == 0 && ss > i) ts->ops->cancel(ts, &sresp[i], STRATA_ERR_TIMEOUT);
     }
     return rc;
   }

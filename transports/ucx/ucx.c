@@ -1,7 +1,8 @@
 /* ucx: point-to-point messages between hosts over UCP's tagged API (UCX 1.13).
  * Worker addresses are exchanged once through the bootstrap; an endpoint to a peer is
- * created the first time a plan sends to it, so a rank holds endpoints only for the peers
- * its algorithms use (about log P for recursive algorithms, 2 for rings).
+ * created the first time a plan sends to it or an ack goes back to it, so a rank holds
+ * endpoints only for the peers its algorithms use (about 2 log P for recursive algorithms,
+ * 2 for rings).
  * The 64-bit UCP tag is [source world rank:20][comm:12][seq:6][step:26] (transport.h says
  * why those bits are enough); receives match the full tag, and a tag that does not fit is
  * refused, never cut. Endpoints use peer error handling: a dead peer fails its requests.
@@ -44,9 +45,10 @@ typedef struct uslot {
   int awaiting;              /* a send on the awaited list: its ack may finish it */
   int acking;                /* a receive that has its data and sends its ack */
   int ucx_done;              /* an awaited send UCX has finished: only its ack is missing */
+  int result;                /* an acking receive: its r->state once the ack has left */
   int peer;
   uint64_t ut;               /* the UCX tag */
-  struct { uint64_t ut; int32_t from, pad; } ack; /* an ack's header: stays put until sent */
+  struct { uint64_t ut; int32_t from, status; } ack; /* an ack's header: stays put until sent */
   struct ucx_tp *u;
   struct uslot *next_free;
   struct uslot *prev, *next; /* the awaited list, or the queue of acks to send */
@@ -70,6 +72,7 @@ typedef struct ucx_tp {
   int errmode;       /* -1: by locality, 0: none, 1: peer */
   int ndead, capdead;
   size_t ack_min;          /* messages of this many bytes or more are acknowledged */
+  const char *rndv_from;   /* the rendezvous threshold as set (for the log) */
   uslot_t *awaited;        /* sends whose ack may come */
   uslot_t *ack_head, *ack_tail; /* receives whose ack is still to be posted */
   volatile int flush_done; /* set by the worker flush's callback */
@@ -249,19 +252,24 @@ static void ack_queue(uslot_t *sl) {
   u->ack_tail = sl;
 }
 
-/* A received message: done, acknowledged first, or refused for its length. */
+/* A received message: done, or acknowledged first. A message of the wrong length is
+ * acknowledged too, carrying the error, so its sender fails as the receiver does instead of
+ * waiting for an ack. */
 static void recv_got(uslot_t *sl, ucs_status_t status, size_t length) {
   strata_treq_t *r = sl->r;
   if (r) {
-    if (status == UCS_OK && length != r->len) {
+    int result = status == UCS_OK ? 1 : fail_state(status);
+    int delivered = status == UCS_OK || status == UCS_ERR_MESSAGE_TRUNCATED;
+    if (delivered && (length != r->len || status != UCS_OK)) {
       SLOG_WARN("ucx: message of %zu bytes for a receive of %zu (mismatched calls?)", length, r->len);
-      r->state = -(int)STRATA_ERR_INVALID_USAGE;
-    } else if (status == UCS_OK && length >= sl->u->ack_min) {
+      result = -(int)STRATA_ERR_INVALID_USAGE;
+    }
+    if (delivered && (length >= sl->u->ack_min || r->len >= sl->u->ack_min)) {
+      sl->result = result;
       ack_queue(sl);
       return;
-    } else {
-      r->state = status == UCS_OK ? 1 : fail_state(status);
     }
+    r->state = result;
     r->tp_data = NULL;
   }
   slot_put(sl);
@@ -367,7 +375,7 @@ static strata_result_t ucx_irecv(strata_transport_t *t, int peer, uint64_t tag, 
 static void ack_done(uslot_t *sl) {
   strata_treq_t *r = sl->r;
   if (r) {
-    r->state = 1;
+    r->state = sl->result;
     r->tp_data = NULL;
   }
   slot_put(sl);
@@ -399,6 +407,7 @@ static int post_acks(ucx_tp_t *u) {
     }
     sl->ack.ut = sl->ut;
     sl->ack.from = u->me;
+    sl->ack.status = sl->result < 0 ? sl->result : 1;
     ucp_request_param_t p;
     memset(&p, 0, sizeof p);
     p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_FLAGS;
@@ -429,7 +438,8 @@ static ucs_status_t ack_recv(void *arg, const void *header, size_t header_length
   if (!found) return UCS_OK; /* a send cancelled meanwhile */
   await_drop(u, found);
   if (found->r) {
-    found->r->state = 1;
+    /* 1, or the receiver's verdict on a message of the wrong length */
+    found->r->state = h.ack.status < 0 ? h.ack.status : 1;
     found->r->tp_data = NULL;
     found->r = NULL;
   }
@@ -509,7 +519,12 @@ static void ucx_cancel(strata_transport_t *t, strata_treq_t *r, strata_result_t 
    * waits UCX_CANCEL_WAIT_NS once, not once per request */
   uint64_t now = ucx_now_ns();
   if (now >= u->cancel_deadline) u->cancel_deadline = now + UCX_CANCEL_WAIT_NS;
-  while (r->state == 0 && !u->broken && ucx_now_ns() < u->cancel_deadline) ucp_worker_progress(u->worker);
+  while (r->state == 0 && !sl->acking && !sl->ucx_done && !u->broken && ucx_now_ns() < u->cancel_deadline)
+    ucp_worker_progress(u->worker);
+  if (r->state == 0 && (sl->acking || sl->ucx_done)) { /* reached one of the states above meanwhile */
+    ucx_cancel(t, r, why);
+    return;
+  }
   if (r->state == 0 && !sl->is_recv && !u->broken) {
     SLOG_INFO("ucx: a cancelled %zu-byte send to world rank %d is not taken: closing that endpoint", r->len, r->peer);
     ep_force_close(u, r->peer);
@@ -653,7 +668,7 @@ strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t
     SLOG_WARN("ucx: STRATA_UCX_RNDV_THRESH='%s' not accepted; UCX's default stays", th);
     u->ack_min = 0;
   }
-  SLOG_TRACE("ucx: rendezvous from %s; acknowledged from %zu B", th, u->ack_min);
+  u->rndv_from = th;
   if (st == UCS_OK) {
     st = ucp_init(&params, cfg, &u->ctx);
     ucp_config_release(cfg);
@@ -700,7 +715,17 @@ strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t
   ucp_worker_release_address(u->worker, addr);
   rc = in->oob->allgather(in->oob, u->addrs, maxlen);
   if (rc != STRATA_SUCCESS) { ucx_destroy(&u->base); return rc; }
-  SLOG_INFO("ucx: worker ready, address %zu B; endpoints open on first use", maxlen);
+  /* a sender waits for an ack its receiver sends: both must draw the line in one place */
+  uint64_t *mins = calloc((size_t)u->P, sizeof *mins);
+  if (!mins) { ucx_destroy(&u->base); return STRATA_ERR_SYSTEM; }
+  mins[u->me] = u->ack_min;
+  rc = in->oob->allgather(in->oob, mins, sizeof *mins);
+  for (int i = 0; rc == STRATA_SUCCESS && i < u->P; i++)
+    if (mins[i] < u->ack_min) u->ack_min = (size_t)mins[i];
+  free(mins);
+  if (rc != STRATA_SUCCESS) { ucx_destroy(&u->base); return rc; }
+  SLOG_INFO("ucx: worker ready, address %zu B; endpoints open on first use; rendezvous from %s, "
+            "messages from %zu B acknowledged", maxlen, u->rndv_from, u->ack_min);
   *out = &u->base;
   return STRATA_SUCCESS;
 }
