@@ -151,8 +151,16 @@ strata_result_t strata_ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
   {
     strata_machine_t *all = calloc((size_t)P, sizeof *all);
     if (!all) { free(labels); strata_ctx_release(x); return STRATA_ERR_SYSTEM; }
-    if (x->host_of[me] == (uint32_t)me) strata_machine_derive(&all[me], 1);
-    rc = oob->allgather(oob, all, sizeof *all);
+    /* the leader's peers sleep while it measures: a rank spinning in the allgather below
+     * would be measured with it */
+    uint8_t *measuring = calloc((size_t)P, 1);
+    if (!measuring) { free(all); free(labels); strata_ctx_release(x); return STRATA_ERR_SYSTEM; }
+    if (x->host_of[me] == (uint32_t)me) measuring[me] = (uint8_t)strata_machine_will_calibrate();
+    rc = oob->allgather(oob, measuring, 1);
+    if (rc == STRATA_SUCCESS && x->host_of[me] == (uint32_t)me) strata_machine_derive(&all[me], 1);
+    else if (rc == STRATA_SUCCESS && measuring[x->host_of[me]]) strata_machine_await_calibration();
+    free(measuring);
+    if (rc == STRATA_SUCCESS) rc = oob->allgather(oob, all, sizeof *all);
     if (rc == STRATA_SUCCESS) x->machine = all[x->host_of[me]];
     free(all);
     if (rc != STRATA_SUCCESS) { free(labels); strata_ctx_release(x); return rc; }

@@ -292,6 +292,32 @@ static int env_u64(const char *name, uint64_t *v) {
   return 1;
 }
 
+static int calibration_cpus(void) {
+  cpu_set_t allowed;
+  return sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
+}
+
+static int tune_on(void) {
+  const char *tune = getenv("STRATA_TUNE");
+  return !(tune && !strcmp(tune, "0"));
+}
+
+int strata_machine_will_calibrate(void) {
+  strata_machine_t m;
+  return tune_on() && calibration_cpus() >= 2 && cache_read(&m) != 0;
+}
+
+/* The other ranks of a host while its leader calibrates: asleep, not spinning in the
+ * bootstrap's collective, which on a 2-core machine took the leader's cores and got
+ * 0.2 GB/s staging copies cached. Bounded: a calibration that fails writes nothing. */
+#define STRATA_CALIBRATION_WAIT_S 10.0
+void strata_machine_await_calibration(void) {
+  strata_machine_t m;
+  const double end = strata_now_s() + STRATA_CALIBRATION_WAIT_S;
+  const struct timespec nap = {0, 2000000};
+  while (cache_read(&m) != 0 && strata_now_s() < end) nanosleep(&nap, NULL);
+}
+
 void strata_machine_derive(strata_machine_t *m, int may_measure) {
   memset(m, 0, sizeof *m);
   /* without a measurement: streaming stores only where the staging ring cannot stay in
@@ -304,9 +330,7 @@ void strata_machine_derive(strata_machine_t *m, int may_measure) {
   m->node_bw = 16e9;
   m->reduce_bw = 12e9;
   snprintf(m->source, sizeof m->source, "hwloc");
-  const char *tune = getenv("STRATA_TUNE");
-  int tune_on = !(tune && !strcmp(tune, "0"));
-  if (tune_on && cache_read(m) != 0 && may_measure) {
+  if (tune_on() && cache_read(m) != 0 && may_measure) {
     strata_machine_t c = *m;
     if (strata_machine_calibrate(&c) == 0) *m = c;
   }

@@ -37,6 +37,10 @@ typedef struct strata_machine {
 void strata_machine_derive(strata_machine_t *m, int may_measure);
 /* Measure now (and write the cache); returns 0 on success. */
 int strata_machine_calibrate(strata_machine_t *m);
+/* Whether strata_machine_derive(m, 1) here would measure (nothing cached, two cores). */
+int strata_machine_will_calibrate(void);
+/* Sleep until this host's calibration is cached (bounded): for the leader's peers. */
+void strata_machine_await_calibration(void);
 /* One line describing m, for INFO logs and strata_info. */
 void strata_machine_describe(const strata_machine_t *m, char *out, size_t n);
 
