@@ -37,6 +37,13 @@ typedef struct ep_entry {
 /* What a UCX callback is handed: never the engine's request itself, which may be reused
  * once cancelled, but a slot the transport owns; cancel detaches the slot (r = NULL) and
  * the callback, whenever UCX runs it, only returns the slot to the free list. */
+/* Strata's acknowledgement of one message: its UCX tag and the receiver, and the
+ * receiver's verdict (1, or -STRATA_ERR_INVALID_USAGE for a message of the wrong length). */
+typedef struct ack_hdr {
+  uint64_t ut;
+  int32_t from, status;
+} ack_hdr_t;
+
 typedef struct uslot {
   strata_treq_t *r;
   void *ureq;                /* the UCX request while it is outstanding */
@@ -48,7 +55,7 @@ typedef struct uslot {
   int result;                /* an acking receive: its r->state once the ack has left */
   int peer;
   uint64_t ut;               /* the UCX tag */
-  struct { uint64_t ut; int32_t from, status; } ack; /* an ack's header: stays put until sent */
+  ack_hdr_t ack;             /* an ack's header: stays put until sent */
   struct ucx_tp *u;
   struct uslot *next_free;
   struct uslot *prev, *next; /* the awaited list, or the queue of acks to send */
@@ -390,8 +397,6 @@ static void ack_send_cb(void *request, ucs_status_t status, void *user) {
   ack_done(sl);
 }
 
-static ucp_ep_h get_ep(ucx_tp_t *u, int peer);
-
 static int post_acks(ucx_tp_t *u) {
   int n = 0;
   while (u->ack_head) {
@@ -429,17 +434,17 @@ static ucs_status_t ack_recv(void *arg, const void *header, size_t header_length
   (void)length;
   (void)param;
   ucx_tp_t *u = arg;
-  uslot_t h;
-  if (header_length != sizeof h.ack) return UCS_OK;
-  memcpy(&h.ack, header, sizeof h.ack);
+  ack_hdr_t h;
+  if (header_length != sizeof h) return UCS_OK;
+  memcpy(&h, header, sizeof h);
   uslot_t *found = NULL;
   for (uslot_t *sl = u->awaited; sl; sl = sl->next)
-    if (sl->peer == h.ack.from && sl->ut == h.ack.ut) found = sl; /* newest first: keep the last */
+    if (sl->peer == h.from && sl->ut == h.ut) found = sl; /* newest first: keep the last */
   if (!found) return UCS_OK; /* a send cancelled meanwhile */
   await_drop(u, found);
   if (found->r) {
     /* 1, or the receiver's verdict on a message of the wrong length */
-    found->r->state = h.ack.status < 0 ? h.ack.status : 1;
+    found->r->state = h.status < 0 ? h.status : 1;
     found->r->tp_data = NULL;
     found->r = NULL;
   }
