@@ -16,6 +16,7 @@
 #include "host_coll.h"
 #include "internal.h"
 #include "log.h"
+#include "tune_plans.h"
 
 /* ---- communicators ---- */
 
@@ -107,7 +108,10 @@ static strata_result_t tuner_setup(strata_comm_t c) {
   int p2p_shm = c->all_local && (comm_tp(c, 0)->ops->flags & STRATA_TP_SHARED_MEMORY);
   strata_tuner_init_machine(&c->tuner, c->nranks, c->node.base != NULL && c->nranks > 1, p2p_shm,
                             c->all_local && x->oversubscribed, &x->machine);
-  if (c->all_local) return STRATA_SUCCESS;
+  if (c->all_local) {
+    strata_tuner_set_measured(&c->tuner, x->ptimes);
+    return STRATA_SUCCESS;
+  }
   const int P = c->nranks;
   c->hier_units = malloc(2 * (size_t)P * sizeof *c->hier_units);
   if (!c->hier_units) return STRATA_ERR_SYSTEM;
@@ -141,6 +145,12 @@ strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata
   rc = node_seg_setup(c, oob_sync, oob_agree, oob);
   oob->destroy(oob);
   if (rc == STRATA_SUCCESS) rc = tuner_setup(c);
+  /* one host: time the candidate plans (or take the cached times), then plan with them */
+  if (rc == STRATA_SUCCESS && c->all_local) rc = strata_comm_tune_plans(c, &x->ptimes);
+  if (rc == STRATA_SUCCESS && x->ptimes) {
+    strata_comm_free_cache(c);
+    rc = tuner_setup(c);
+  }
   if (rc != STRATA_SUCCESS) { strata_comm_destroy(c); return rc; }
   *out = c;
   return STRATA_SUCCESS;

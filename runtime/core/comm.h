@@ -36,6 +36,7 @@ typedef struct strata_context {
   strata_machine_t machine;     /* this host's figures, as its leader derived them */
   uint64_t digest;              /* of every plan-choice input (agree.c), equal on all ranks */
   double cpu_over;              /* ranks per core, the largest over the job's machines (agreed) */
+  struct strata_plan_times *ptimes; /* measured plan times of this host (one-host jobs), or NULL */
 } strata_context_t;
 
 typedef struct plan_cache_entry {

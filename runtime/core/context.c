@@ -35,6 +35,7 @@ void strata_ctx_release(strata_context_t *x) {
   if (--x->refs > 0) return;
   for (int i = x->ntp - 1; i >= 0; i--) x->tp[i]->ops->destroy(x->tp[i]);
   free(x->peer_tp);
+  free(x->ptimes);
   free(x->host_of);
   free(x->hostnames);
   strata_fabric_free(&x->fabric);

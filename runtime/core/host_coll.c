@@ -94,7 +94,7 @@ static const strata_plan_t *get_plan(strata_comm_t comm, strata_coll_t coll, siz
   }
   strata_coll_args_t a = {.coll = coll, .rank = comm->rank, .nranks = comm->nranks, .count = count,
                           .dtype = dtype, .op = op, .root = root, .inplace = inplace, .esize = es,
-                          .chunk_bytes = cfg->ring_chunk, .node_chunk = comm->node.base ? comm->node.chunk : cfg->node_chunk,
+                          .chunk_bytes = comm->all_local && comm->ctx->machine.ring_chunk ? (size_t)comm->ctx->machine.ring_chunk : cfg->ring_chunk, .node_chunk = comm->node.base ? comm->node.chunk : cfg->node_chunk,
                           .node_nbuf = comm->node.base ? comm->node.nbuf : cfg->node_nbuf,
                           .node_pipe_min = (size_t)comm->ctx->machine.node_pipe_min,
                           .node_pipe = comm->ctx->machine.node_pipe,

@@ -26,6 +26,7 @@ void strata_tuner_init_machine(strata_tuner_t *t, int nranks, int node_ok, int p
                                const strata_machine_t *m) {
   memset(t, 0, sizeof *t);
   t->nranks = nranks;
+  t->slice_min = m && m->node_slice_min ? (size_t)m->node_slice_min : 65536;
   t->node_ok = node_ok;
   /* measured with the benchmarks on the 2-core development VM (docs/TUNING.md) */
   /* STRATA_TUNE_COST: which measured figures feed the model. Default "p2p": the CMA read's
@@ -79,7 +80,7 @@ double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t
   return strata_tuner_cost_ex(t, c, a, bytes, 0);
 }
 
-double strata_tuner_cost_ex(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes, int inplace) {
+double strata_tuner_model_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes, int inplace) {
   const int P = t->nranks;
   const double n = (double)bytes, be = t->beta, ga = t->gamma;
   const double na = t->node_alpha, nb = t->node_beta, L = lg(P), f = (double)(P - 1) / P;
@@ -108,9 +109,9 @@ double strata_tuner_cost_ex(const strata_tuner_t *t, strata_coll_t c, strata_alg
      * every rank receiving from all at once (incast) costs a little more as P grows */
     case STRATA_ALGO_DIRECT: return 2 * (P - 1) * alb + 2 * f * n * be * (1 + 0.05 * (P - 2)) + f * n * ga + f * n * dirty;
     case STRATA_ALGO_SHM:
-      /* direct below 64 KiB: every rank reads every slot; sliced above: 2 syncs, the slice
-       * reductions overlap the copies */
-      return n < 65536 ? na + n * nb + (P - 1) * n * nb + (P - 1) * n * ga
+      /* direct below slice_min: every rank reads every slot; sliced above: 2 syncs, the
+       * slice reductions overlap the copies */
+      return n < (double)t->slice_min ? na + n * nb + (P - 1) * n * nb + (P - 1) * n * ga
                        : 2 * na + 2 * n * nb + f * n * ga;
     default: return NA;
     }
@@ -161,6 +162,38 @@ double strata_tuner_cost_ex(const strata_tuner_t *t, strata_coll_t c, strata_alg
     }
   default: return NA;
   }
+}
+
+void strata_tuner_set_measured(strata_tuner_t *t, const strata_plan_times_t *pt) { t->pt = pt; }
+
+/* measured / estimated at the measured sizes around `bytes`, interpolated in log size (log
+ * ratio linear in log size), the nearest one's outside them; 1 where nothing was measured */
+static double measured_factor(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes) {
+  const int P = t->nranks;
+  double x = log2((double)(bytes ? bytes : 1)), xl = 0, fl = 0, xh = 0, fh = 0;
+  int have_l = 0, have_h = 0;
+  for (int i = 0; i < STRATA_PT_NPTS; i++) {
+    double m = t->pt->t[c][a][i];
+    if (!(m > 0)) continue;
+    size_t b = strata_pt_bytes(c, P, i);
+    double e = strata_tuner_model_cost(t, c, a, b, 0);
+    if (!(e > 0) || e >= NA) continue;
+    double xi = log2((double)(b ? b : 1)), fi = log(m / e);
+    if (xi <= x && (!have_l || xi >= xl)) { xl = xi; fl = fi; have_l = 1; }
+    if (xi >= x && (!have_h || xi < xh)) { xh = xi; fh = fi; have_h = 1; }
+  }
+  if (!have_l && !have_h) return 1;
+  if (!have_l) return exp(fh);
+  if (!have_h || xh <= xl) return exp(fl);
+  return exp(fl + (fh - fl) * (x - xl) / (xh - xl));
+}
+
+double strata_tuner_cost_ex(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes, int inplace) {
+  double e = strata_tuner_model_cost(t, c, a, bytes, inplace);
+  if (e >= NA || !t->pt || t->multi || t->pt->nranks != t->nranks || (unsigned)c >= STRATA_NUM_COLLS ||
+      (unsigned)a >= STRATA_NUM_ALGOS)
+    return e;
+  return e * measured_factor(t, c, a, bytes);
 }
 
 strata_algo_t strata_tuner_choose(const strata_tuner_t *t, strata_coll_t c, size_t bytes, double *cost) {

@@ -225,7 +225,7 @@ fail:
 
 /* ---- the cache file ---- */
 
-static int cache_path(char *out, size_t n, int mkdirs) {
+int strata_machine_cache_file(char *out, size_t n, const char *prefix, const char *suffix, int mkdirs) {
   const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
   char dir[512];
   if (x && *x) snprintf(dir, sizeof dir, "%s/strata", x);
@@ -241,13 +241,13 @@ static int cache_path(char *out, size_t n, int mkdirs) {
   char host[64] = "host", model[128];
   gethostname(host, sizeof host - 1);
   cpu_model(model, sizeof model);
-  snprintf(out, n, "%s/machine-%s-%s-%ld.conf", dir, host, model, sysconf(_SC_NPROCESSORS_ONLN));
+  snprintf(out, n, "%s/%s-%s-%s-%ld%s.conf", dir, prefix, host, model, sysconf(_SC_NPROCESSORS_ONLN), suffix);
   return 0;
 }
 
 static int cache_read(strata_machine_t *m) {
   char path[1024];
-  if (cache_path(path, sizeof path, 0)) return -1;
+  if (strata_machine_cache_file(path, sizeof path, "machine", "", 0)) return -1;
   FILE *f = fopen(path, "r");
   if (!f) return -1;
   unsigned long long sm = 0;
@@ -264,7 +264,7 @@ static int cache_read(strata_machine_t *m) {
 
 static void cache_write(const strata_machine_t *m) {
   char path[1024], tmp[1100];
-  if (cache_path(path, sizeof path, 1)) return;
+  if (strata_machine_cache_file(path, sizeof path, "machine", "", 1)) return;
   snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
   FILE *f = fopen(tmp, "w");
   if (!f) return;

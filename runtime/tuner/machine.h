@@ -21,6 +21,7 @@ typedef struct strata_machine {
   uint64_t node_pipe_min;   /* node plans cut calls from this size on into node_pipe chunks */
   uint64_t node_slice_min;  /* node allreduce: sliced reduction from this size */
   int32_t node_pipe;
+  uint64_t ring_chunk;      /* point-to-point pipeline piece on one host (0: STRATA_RING_CHUNK's) */
   int32_t calibrated;       /* 1: measured here (or cached), 0: from hwloc/defaults */
   double node_alpha;        /* one shared-flag synchronisation between two cores, s */
   double node_bw;           /* staging copy (cache-resident), bytes/s */
@@ -41,6 +42,9 @@ int strata_machine_calibrate(strata_machine_t *m);
 int strata_machine_will_calibrate(void);
 /* Sleep until this host's calibration is cached (bounded): for the leader's peers. */
 void strata_machine_await_calibration(void);
+/* This host's cache file: $XDG_CACHE_HOME/strata/PREFIX-HOST-CPUMODEL-NCPU(SUFFIX).conf (else
+ * ~/.cache/strata/); mkdirs: create the directories. 0, or -1 (no home). */
+int strata_machine_cache_file(char *out, size_t n, const char *prefix, const char *suffix, int mkdirs);
 /* One line describing m, for INFO logs and strata_info. */
 void strata_machine_describe(const strata_machine_t *m, char *out, size_t n);
 

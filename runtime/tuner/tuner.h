@@ -9,6 +9,7 @@
 #include "../core/coll.h"
 #include "../engine/plan.h"
 #include "machine.h"
+#include "plan_times.h"
 
 /* Which level a communication pattern crosses and how many of its flows share the busiest
  * host NIC and site uplink (per rank's message). */
@@ -33,6 +34,10 @@ typedef struct strata_tuner {
   double dirty_beta;  /* per byte of a peer's read of data this core just wrote (in-place
                          calls: the caller's buffer, still dirty in its cache), s; 0: none */
   size_t dirty_max;   /* ...up to this size (beyond, the writer's cache has let it go) */
+  size_t slice_min;   /* node allreduce: sliced from this size (the plan builder's threshold) */
+  /* this host's measured plan times (plan_times.h), for a one-host communicator of exactly
+   * pt->nranks ranks; NULL: the model alone */
+  const strata_plan_times_t *pt;
   /* a communicator across hosts: level figures and its placement's patterns */
   int multi;
   double cpu_over;                /* ranks per core on this machine (>= 1): reductions share cores */
@@ -49,6 +54,11 @@ void strata_tuner_init(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm, 
 /* The same with this machine's measured node figures (NULL: the defaults). */
 void strata_tuner_init_machine(strata_tuner_t *t, int nranks, int node_ok, int p2p_shm, int oversubscribed,
                                const strata_machine_t *m);
+/* Scale estimates by measured plan times (NULL: none). Used only while t->nranks equals
+ * pt->nranks and the communicator is on one host. */
+void strata_tuner_set_measured(strata_tuner_t *t, const strata_plan_times_t *pt);
+/* The model's estimate without the measured times (what they are compared with). */
+double strata_tuner_model_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes, int inplace);
 /* Estimated seconds for algorithm a; a huge value when a does not apply. `bytes` is the
  * nccl-tests size: allgather the gathered total, reduce_scatter and alltoall the send total. */
 double strata_tuner_cost(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes);

@@ -1,0 +1,172 @@
+/* Measured plan times (plan_times.h): the sizes they are measured at, the decisions taken
+ * from them, how samples combine, and their cache file (one text file per host, CPU model,
+ * core count and rank count, written atomically). */
+#include "plan_times.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "machine.h"
+
+static const size_t base_bytes[STRATA_PT_NPTS] = {8, 256, 4096, 32768, 131072, 524288, 2097152, 8388608};
+const uint64_t strata_pt_slice_sizes[STRATA_PT_NSLICE] = {16384, 32768, 65536, 131072, 262144, 1048576};
+const uint64_t strata_pt_pipe_sizes[STRATA_PT_NPIPE] = {16384, 65536, 262144, 1048576, 4194304};
+const uint64_t strata_pt_pieces[STRATA_PT_NPIECE] = {131072, 262144, 1048576, 4194304};
+const int strata_pt_pipe_chunks[4] = {0, 2, 4, 8};
+
+#define NEVER UINT64_MAX
+
+size_t strata_pt_count(strata_coll_t c, int P, int i) {
+  if (c == STRATA_COLL_BARRIER) return 0;
+  size_t per = base_bytes[i] / 4;
+  if (c == STRATA_COLL_ALLGATHER || c == STRATA_COLL_REDUCE_SCATTER || c == STRATA_COLL_ALLTOALL)
+    per /= (size_t)(P > 0 ? P : 1);
+  return per ? per : 1;
+}
+
+size_t strata_pt_bytes(strata_coll_t c, int P, int i) {
+  size_t n = strata_pt_count(c, P, i) * 4;
+  if (c == STRATA_COLL_ALLGATHER || c == STRATA_COLL_REDUCE_SCATTER || c == STRATA_COLL_ALLTOALL) n *= (size_t)P;
+  return n;
+}
+
+/* every table as one flat array of floats, in a fixed order */
+#define NFLOAT (STRATA_PT_NSLICE * 2 + STRATA_PT_NPIPE * 4 + 2 * STRATA_PT_NPIECE + \
+                STRATA_NUM_COLLS * STRATA_NUM_ALGOS * STRATA_PT_NPTS)
+static float *flat(strata_plan_times_t *pt) { return &pt->slice[0][0]; }
+_Static_assert(sizeof(((strata_plan_times_t *)0)->slice) + sizeof(((strata_plan_times_t *)0)->pipe) +
+                       sizeof(((strata_plan_times_t *)0)->piece) + sizeof(((strata_plan_times_t *)0)->t) ==
+                   NFLOAT * sizeof(float),
+               "the tables are contiguous");
+
+void strata_plan_times_merge(strata_plan_times_t *acc, const strata_plan_times_t *sample) {
+  const double k = acc->nsamples > 0 ? acc->nsamples : 0;
+  float *a = flat(acc);
+  const float *s = &sample->slice[0][0];
+  for (int i = 0; i < NFLOAT; i++) {
+    if (!(s[i] > 0)) continue;
+    a[i] = a[i] > 0 && k > 0 ? (float)exp((k * log(a[i]) + log(s[i])) / (k + 1)) : s[i];
+  }
+  acc->nranks = sample->nranks;
+  acc->nsamples++;
+  strata_plan_times_decide(acc);
+}
+
+void strata_plan_times_decide(strata_plan_times_t *pt) {
+  enum { NS = STRATA_PT_NSLICE, NP = STRATA_PT_NPIPE, NK = STRATA_PT_NPIECE };
+  if (pt->slice[0][0] > 0) {
+    /* sliced from the smallest size from which it is no slower at every larger size */
+    uint64_t from = 2 * strata_pt_slice_sizes[NS - 1];
+    for (int i = NS - 1; i >= 0 && pt->slice[i][1] <= pt->slice[i][0]; i--) from = strata_pt_slice_sizes[i];
+    pt->node_slice_min = from;
+  }
+  if (pt->pipe[0][0] > 0) {
+    /* the chunk count closest to the best at every size (sum of log ratios) */
+    int kc = 1;
+    double score[4] = {0};
+    for (int k = 1; k < 4; k++) {
+      for (int i = 0; i < NP; i++) {
+        double b = pt->pipe[i][0];
+        for (int q = 1; q < 4; q++) b = pt->pipe[i][q] < b ? pt->pipe[i][q] : b;
+        score[k] += log(pt->pipe[i][k] / b);
+      }
+      if (score[k] < score[kc]) kc = k;
+    }
+    pt->node_pipe = strata_pt_pipe_chunks[kc];
+    /* cut above the largest size at which cutting is slower */
+    int from = NP;
+    while (from > 0 && pt->pipe[from - 1][kc] <= pt->pipe[from - 1][0]) from--;
+    pt->node_pipe_min = from == NP ? NEVER : from == 0 ? strata_pt_pipe_sizes[0] / 2 : strata_pt_pipe_sizes[from - 1];
+  }
+  if (pt->piece[0][0] > 0) {
+    int kb = 1; /* 256 KiB unless another is better */
+    double sb = 1e30;
+    for (int k = 0; k < NK; k++) {
+      double s = 0;
+      for (int j = 0; j < 2; j++) {
+        double b = 1e30;
+        for (int q = 0; q < NK; q++) b = fmin(b, pt->piece[j][q]);
+        s += log(pt->piece[j][k] / b);
+      }
+      if (s < sb - 1e-9) { sb = s; kb = k; }
+    }
+    pt->ring_chunk = strata_pt_pieces[kb];
+  }
+}
+
+static void file_name(char *suffix, size_t n, int P) { snprintf(suffix, n, "-%dranks-v%d", P, STRATA_PT_VERSION); }
+
+void strata_plan_times_path(char *out, size_t n, int P) {
+  char suffix[32];
+  file_name(suffix, sizeof suffix, P);
+  if (strata_machine_cache_file(out, n, "plans", suffix, 0)) snprintf(out, n, "(no cache directory)");
+}
+
+static int read_row(FILE *f, float *v, int n) {
+  for (int i = 0; i < n; i++) {
+    double t;
+    if (fscanf(f, "%lf", &t) != 1 || !(t >= 0 && t < 10)) return 0;
+    v[i] = (float)t;
+  }
+  return 1;
+}
+
+int strata_plan_times_read(strata_plan_times_t *pt, int P) {
+  char path[1024], suffix[32];
+  file_name(suffix, sizeof suffix, P);
+  if (strata_machine_cache_file(path, sizeof path, "plans", suffix, 0)) return -1;
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  memset(pt, 0, sizeof *pt);
+  int np = 0, ns = 0;
+  char w1[32], w2[32], w3[32];
+  int ok = fscanf(f, "nranks %d samples %d", &np, &ns) == 2 && np == P && ns >= 1 && ns <= 1000;
+  ok = ok && fscanf(f, "%31s", w1) == 1 && !strcmp(w1, "slice") && read_row(f, &pt->slice[0][0], STRATA_PT_NSLICE * 2);
+  ok = ok && fscanf(f, "%31s", w2) == 1 && !strcmp(w2, "pipe") && read_row(f, &pt->pipe[0][0], STRATA_PT_NPIPE * 4);
+  ok = ok && fscanf(f, "%31s", w3) == 1 && !strcmp(w3, "piece") && read_row(f, &pt->piece[0][0], 2 * STRATA_PT_NPIECE);
+  char cn[32], an[32];
+  while (ok && fscanf(f, "%31s %31s", cn, an) == 2) {
+    int c = strata_coll_from_name(cn), a = strata_algo_from_name(an);
+    if (c < 0 || a <= 0 || c >= STRATA_NUM_COLLS || a >= STRATA_NUM_ALGOS) { ok = 0; break; }
+    ok = read_row(f, pt->t[c][a], STRATA_PT_NPTS);
+  }
+  fclose(f);
+  if (!ok) { memset(pt, 0, sizeof *pt); return -1; } /* older or damaged: measure again */
+  pt->nranks = np;
+  pt->nsamples = ns;
+  return 0;
+}
+
+static void write_row(FILE *f, const float *v, int n) {
+  for (int i = 0; i < n; i++) fprintf(f, " %.4g", (double)v[i]);
+  fputc('\n', f);
+}
+
+void strata_plan_times_write(const strata_plan_times_t *pt) {
+  char path[1024], tmp[1100], suffix[32];
+  file_name(suffix, sizeof suffix, pt->nranks);
+  if (strata_machine_cache_file(path, sizeof path, "plans", suffix, 1)) return;
+  snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  fprintf(f, "nranks %d samples %d\nslice", pt->nranks, pt->nsamples);
+  write_row(f, &pt->slice[0][0], STRATA_PT_NSLICE * 2);
+  fprintf(f, "pipe");
+  write_row(f, &pt->pipe[0][0], STRATA_PT_NPIPE * 4);
+  fprintf(f, "piece");
+  write_row(f, &pt->piece[0][0], 2 * STRATA_PT_NPIECE);
+  for (int c = 0; c < STRATA_NUM_COLLS; c++)
+    for (int a = 1; a < STRATA_NUM_ALGOS; a++) {
+      int any = 0;
+      for (int i = 0; i < STRATA_PT_NPTS; i++) any |= pt->t[c][a][i] > 0;
+      if (!any) continue;
+      fprintf(f, "%s %s", strata_coll_name((strata_coll_t)c), strata_algo_name((strata_algo_t)a));
+      write_row(f, pt->t[c][a], STRATA_PT_NPTS);
+    }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad || rename(tmp, path)) unlink(tmp);
+}

@@ -1,0 +1,66 @@
+/* Measured plan times: what the candidate plans of a one-host communicator actually took on
+ * this machine, at a few sizes, timed across the real ranks at the first init with that many
+ * ranks on the host (runtime/core/tune_plans.c), and cached per host, CPU model, core count
+ * and rank count. The cost model (cost_model.c) scales each algorithm's estimate by
+ * measured / estimated at the nearest measured sizes, so its choice at those sizes is the
+ * measured winner and its form decides between them. The same run derives the node plans'
+ * builder thresholds and the point-to-point pipeline piece. */
+#ifndef STRATA_PLAN_TIMES_H
+#define STRATA_PLAN_TIMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/coll.h"
+
+#define STRATA_PT_NPTS 8 /* sizes 8 B .. 8 MiB */
+#define STRATA_PT_VERSION 2
+/* Inits that add a sample (about 1 s each) before the times are final: these VMs switch
+ * between two placements of their cores every few seconds, and the fastest plan is not the
+ * same in both, so one sample would tune for whichever the first init met. */
+#define STRATA_PT_SAMPLES 4
+
+/* The builder-threshold experiments (tune_plans.c). */
+#define STRATA_PT_NSLICE 6 /* node allreduce direct | sliced at 16 KiB .. 1 MiB */
+#define STRATA_PT_NPIPE 5  /* node allreduce uncut | 2 | 4 | 8 chunks at 16 KiB .. 4 MiB */
+#define STRATA_PT_NPIECE 4 /* ring allgather, allreduce of 8 MiB in pieces of 128 KiB .. 4 MiB */
+extern const uint64_t strata_pt_slice_sizes[STRATA_PT_NSLICE], strata_pt_pipe_sizes[STRATA_PT_NPIPE],
+    strata_pt_pieces[STRATA_PT_NPIECE];
+extern const int strata_pt_pipe_chunks[4];
+
+typedef struct strata_plan_times {
+  int32_t nranks;           /* ranks of the communicator they were measured on; 0: none */
+  int32_t nsamples;         /* inits that measured them */
+  /* decided from the tables below (strata_plan_times_decide) */
+  int32_t node_pipe;        /* node plans: chunks per call above node_pipe_min */
+  int32_t pad;
+  uint64_t node_pipe_min;   /* UINT64_MAX: never cut */
+  uint64_t node_slice_min;  /* node allreduce: sliced from this size */
+  uint64_t ring_chunk;      /* point-to-point pipeline piece */
+  /* seconds per call: the slowest rank's, best of three rounds, geometric mean over the
+   * samples; 0: not measured */
+  float slice[STRATA_PT_NSLICE][2];
+  float pipe[STRATA_PT_NPIPE][4];
+  float piece[2][STRATA_PT_NPIECE];
+  float t[STRATA_NUM_COLLS][STRATA_NUM_ALGOS][STRATA_PT_NPTS];
+} strata_plan_times_t;
+
+/* Fold one sample into acc (geometric means weighted by acc->nsamples), then decide. */
+void strata_plan_times_merge(strata_plan_times_t *acc, const strata_plan_times_t *sample);
+/* The thresholds and the piece from the tables; where a table was not measured (its
+ * variable was set), that field stays as it is. */
+void strata_plan_times_decide(strata_plan_times_t *pt);
+
+/* The nccl-tests size of measured point i of collective c on P ranks (float32 elements:
+ * counts round down to at least one element per rank). */
+size_t strata_pt_bytes(strata_coll_t c, int P, int i);
+/* Element count for strata_host_coll at that point. */
+size_t strata_pt_count(strata_coll_t c, int P, int i);
+
+/* The cache for P ranks on this host: 0 and *pt filled, or -1. */
+int strata_plan_times_read(strata_plan_times_t *pt, int P);
+void strata_plan_times_write(const strata_plan_times_t *pt);
+/* The cache file's path for P ranks (for messages). */
+void strata_plan_times_path(char *out, size_t n, int P);
+
+#endif
