@@ -15,6 +15,13 @@ knobs=(
   "STRATA_SHM_PIPE 2 8"
   "STRATA_RING_CHUNK 131072 1048576 4194304"
 )
+# the algorithm itself is a knob too: every one-host algorithm of the benchmark's collective
+case "$bench" in
+  all_reduce_perf) knobs+=("STRATA_ALGO allreduce:shm allreduce:ring allreduce:recursive_doubling allreduce:rabenseifner allreduce:direct") ;;
+  all_gather_perf) knobs+=("STRATA_ALGO allgather:shm allgather:ring allgather:recursive_doubling allgather:bruck") ;;
+  reduce_scatter_perf) knobs+=("STRATA_ALGO reduce_scatter:shm reduce_scatter:ring reduce_scatter:recursive_halving") ;;
+  broadcast_perf) knobs+=("STRATA_ALGO broadcast:shm broadcast:binomial broadcast:scatter_allgather") ;;
+esac
 out=$(mktemp)
 one() { # label, then mpirun -x arguments
   local label=$1

@@ -141,7 +141,7 @@ int strata_plan_times_read(strata_plan_times_t *pt, int P) {
 }
 
 static void write_row(FILE *f, const float *v, int n) {
-  for (int i = 0; i < n; i++) fprintf(f, " %.4g", (double)v[i]);
+  for (int i = 0; i < n; i++) fprintf(f, " %.6g", (double)v[i]);
   fputc('\n', f);
 }
 

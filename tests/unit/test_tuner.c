@@ -1,9 +1,15 @@
 /* The cost model: a choice for every collective, size and rank count; the shapes of the
  * choices (latency-bound small sizes, bandwidth-bound large ones); STRATA_ALGO parsing. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -101,6 +107,128 @@ static void test_shapes(void **st) {
   }
 }
 
+/* Measured plan times: at the measured sizes the choice is the measured winner, between
+ * them the model's form scaled by the measurements around; other rank counts and
+ * communicators across hosts ignore them. */
+static void test_measured_times(void **st) {
+  (void)st;
+  static strata_plan_times_t pt;
+  memset(&pt, 0, sizeof pt);
+  pt.nranks = 2;
+  pt.nsamples = 1;
+  strata_tuner_t t;
+  strata_tuner_init(&t, 2, 1, 1, 0);
+  /* ring measured 3x faster than every other allreduce at every size; the rest as modelled */
+  for (int i = 0; i < STRATA_PT_NPTS; i++) {
+    size_t b = strata_pt_bytes(STRATA_COLL_ALLREDUCE, 2, i);
+    strata_algo_t list[16];
+    int n = strata_algo_list(STRATA_COLL_ALLREDUCE, list, 16);
+    double lo = 1e30;
+    for (int k = 0; k < n; k++) {
+      double e = strata_tuner_model_cost(&t, STRATA_COLL_ALLREDUCE, list[k], b, 0);
+      if (e < 1e29) {
+        pt.t[STRATA_COLL_ALLREDUCE][list[k]][i] = (float)e;
+        if (e < lo) lo = e;
+      }
+    }
+    pt.t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][i] = (float)(lo / 3);
+  }
+  strata_tuner_set_measured(&t, &pt);
+  for (size_t b = 8; b <= ((size_t)64 << 20); b <<= 1) {
+    double c = 0;
+    assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLREDUCE, b, &c), STRATA_ALGO_RING);
+    assert_true(c > 0 && c < 1e29);
+  }
+  /* allgather was not measured: the model alone */
+  strata_tuner_t m;
+  strata_tuner_init(&m, 2, 1, 1, 0);
+  for (size_t b = 8; b <= ((size_t)64 << 20); b <<= 2)
+    assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLGATHER, b, NULL),
+                     strata_tuner_choose(&m, STRATA_COLL_ALLGATHER, b, NULL));
+  /* another rank count: ignored */
+  strata_tuner_t t3, m3;
+  strata_tuner_init(&t3, 3, 1, 1, 0);
+  strata_tuner_init(&m3, 3, 1, 1, 0);
+  strata_tuner_set_measured(&t3, &pt);
+  for (size_t b = 8; b <= ((size_t)64 << 20); b <<= 2)
+    assert_true(strata_tuner_cost(&t3, STRATA_COLL_ALLREDUCE, STRATA_ALGO_RING, b) ==
+                strata_tuner_cost(&m3, STRATA_COLL_ALLREDUCE, STRATA_ALGO_RING, b));
+  /* between two measured sizes the factor is interpolated in log size: at the geometric
+   * midpoint of two sizes with factors 2 and 8 it is 4 */
+  memset(&pt, 0, sizeof pt);
+  pt.nranks = 2;
+  size_t b3 = strata_pt_bytes(STRATA_COLL_BROADCAST, 2, 3), b4 = strata_pt_bytes(STRATA_COLL_BROADCAST, 2, 4);
+  strata_tuner_t u;
+  strata_tuner_init(&u, 2, 1, 1, 0);
+  pt.t[STRATA_COLL_BROADCAST][STRATA_ALGO_BINOMIAL][3] =
+      (float)(2 * strata_tuner_model_cost(&u, STRATA_COLL_BROADCAST, STRATA_ALGO_BINOMIAL, b3, 0));
+  pt.t[STRATA_COLL_BROADCAST][STRATA_ALGO_BINOMIAL][4] =
+      (float)(8 * strata_tuner_model_cost(&u, STRATA_COLL_BROADCAST, STRATA_ALGO_BINOMIAL, b4, 0));
+  strata_tuner_set_measured(&u, &pt);
+  size_t mid = (size_t)sqrt((double)b3 * (double)b4);
+  double f = strata_tuner_cost(&u, STRATA_COLL_BROADCAST, STRATA_ALGO_BINOMIAL, mid) /
+             strata_tuner_model_cost(&u, STRATA_COLL_BROADCAST, STRATA_ALGO_BINOMIAL, mid, 0);
+  assert_true(f > 3.9 && f < 4.1);
+  /* outside the measured sizes: the nearest one's */
+  f = strata_tuner_cost(&u, STRATA_COLL_BROADCAST, STRATA_ALGO_BINOMIAL, 8) /
+      strata_tuner_model_cost(&u, STRATA_COLL_BROADCAST, STRATA_ALGO_BINOMIAL, 8, 0);
+  assert_true(f > 1.99 && f < 2.01);
+}
+
+/* Samples combine as geometric means; the thresholds follow the combined tables; the cache
+ * file reads back what was written, and a damaged one is refused. */
+static void test_plan_times_file(void **st) {
+  (void)st;
+  char dir[] = "/tmp/strata-pt-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  setenv("XDG_CACHE_HOME", dir, 1);
+  static strata_plan_times_t acc, s1, s2, back;
+  memset(&acc, 0, sizeof acc);
+  memset(&s1, 0, sizeof s1);
+  memset(&s2, 0, sizeof s2);
+  acc.node_slice_min = 65536;
+  acc.node_pipe_min = 32768;
+  acc.node_pipe = 4;
+  acc.ring_chunk = 262144;
+  s1.nranks = s2.nranks = 2;
+  /* sample 1: sliced wins from 128 KiB; sample 2: from 32 KiB, but by less than sample 1
+   * loses there: combined, from 128 KiB */
+  for (int i = 0; i < STRATA_PT_NSLICE; i++) {
+    s1.slice[i][0] = 1e-5f;
+    s1.slice[i][1] = strata_pt_slice_sizes[i] >= 131072 ? 0.5e-5f : 4e-5f;
+    s2.slice[i][0] = 1e-5f;
+    s2.slice[i][1] = strata_pt_slice_sizes[i] >= 32768 ? 0.8e-5f : 2e-5f;
+  }
+  s1.t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][0] = 1e-6f;
+  s2.t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][0] = 4e-6f;
+  strata_plan_times_merge(&acc, &s1);
+  assert_int_equal(acc.node_slice_min, 131072);
+  strata_plan_times_merge(&acc, &s2);
+  assert_int_equal(acc.nsamples, 2);
+  assert_int_equal(acc.node_slice_min, 131072);
+  assert_true(fabs(acc.t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][0] - 2e-6) < 1e-9);
+  assert_int_equal(acc.node_pipe, 4); /* not measured: as it was */
+  strata_plan_times_write(&acc);
+  assert_int_equal(strata_plan_times_read(&back, 2), 0);
+  assert_int_equal(back.nsamples, 2);
+  assert_true(fabs(back.t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][0] - 2e-6) < 1e-9);
+  assert_true(fabs(back.slice[1][1] / acc.slice[1][1] - 1) < 1e-5);
+  assert_int_equal(strata_plan_times_read(&back, 3), -1); /* another rank count: none */
+  char path[1024];
+  strata_plan_times_path(path, sizeof path, 2);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fprintf(f, "nranks 2 samples 2\nslice 1 2 3\n"); /* truncated */
+  fclose(f);
+  assert_int_equal(strata_plan_times_read(&back, 2), -1);
+  unlink(path);
+  char sub[64];
+  snprintf(sub, sizeof sub, "%s/strata", dir);
+  rmdir(sub);
+  rmdir(dir);
+  unsetenv("XDG_CACHE_HOME");
+}
+
 static void test_algo_parse(void **st) {
   (void)st;
   int o[STRATA_NUM_COLLS] = {0};
@@ -121,6 +249,8 @@ int main(void) {
       cmocka_unit_test(test_shapes),
       cmocka_unit_test(test_levels),
       cmocka_unit_test(test_algo_parse),
+      cmocka_unit_test(test_measured_times),
+      cmocka_unit_test(test_plan_times_file),
   };
   return cmocka_run_group_tests_name("tuner", tests, NULL, NULL);
 }
