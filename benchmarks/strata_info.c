@@ -200,7 +200,41 @@ int main(int argc, char **argv) {
   int p2p_shm = hosts == 1 && shm_on;
   strata_tuner_t t;
   int oversub = hosts == 1 && n > topo.pus;
-  strata_tuner_init(&t, n, node_ok, p2p_shm, oversub);
+  /* as init plans: this host's machine figures (cached, never measured here) and, for one
+   * host, the plan times the first inits with n ranks measured */
+  strata_machine_t m;
+  strata_machine_derive(&m, 0);
+  static strata_plan_times_t pt;
+  static strata_plan_samples_t ss;
+  char ptpath[1024];
+  strata_plan_times_path(ptpath, sizeof ptpath, n);
+  int have_pt = hosts == 1 && node_ok && !oversub && strata_plan_samples_read(&ss, n) == 0;
+  if (have_pt) { /* every sample: which placement a job meets is known only when it starts */
+    pt.node_slice_min = m.node_slice_min;
+    pt.node_pipe_min = m.node_pipe_min;
+    pt.node_pipe = m.node_pipe;
+    pt.ring_chunk = cfg->ring_chunk;
+    strata_plan_samples_combine(&ss, -1, &pt);
+    if (!getenv("STRATA_SHM_SLICE_MIN")) m.node_slice_min = pt.node_slice_min;
+  }
+  strata_tuner_init_machine(&t, n, node_ok, p2p_shm, oversub, &m);
+  if (have_pt) strata_tuner_set_measured(&t, &pt);
+  char md[400];
+  strata_machine_describe(&m, md, sizeof md);
+  printf("%c%s\n", md[0] - 32, md + 1);
+  if (have_pt)
+  if (have_pt) {
+    printf("Plan times: %d sample(s) in %s, taken with a cache line between ranks 0 and 1 at", ss.n, ptpath);
+    for (int k = 0; k < ss.n; k++) printf(" %.0f ns", (double)ss.placement_ns[k]);
+    printf("\n  all of them combined (a job plans with those of the placement it meets at init): ");
+  }
+  if (have_pt)
+    printf("node allreduce sliced from %llu B, node plans in %d chunks above %llu "
+           "B, point-to-point pieces of %llu B; estimates below are scaled by them\n", (unsigned long long)pt.node_slice_min, pt.node_pipe, (unsigned long long)pt.node_pipe_min,
+           (unsigned long long)pt.ring_chunk);
+  else if (hosts == 1 && node_ok && !oversub)
+    printf("Plan times: none yet for %d ranks on this host (the first init with %d ranks measures them: %s)\n", n, n,
+           ptpath);
   printf("\nCommunicator modelled: %d ranks on %d host(s); point-to-point over %s%s\n", n, hosts,
          p2p_shm ? "shm" : "ucx", oversub ? "; more ranks than cores (rounds cost a reschedule)" : "");
   printf("Cost model: alpha %.2f us, beta %.2f GB/s, node sync %.2f us, node copy %.2f GB/s, reduce %.2f GB/s\n",

@@ -105,6 +105,25 @@ void strata_plan_times_path(char *out, size_t n, int P) {
   if (strata_machine_cache_file(out, n, "plans", suffix, 0)) snprintf(out, n, "(no cache directory)");
 }
 
+int strata_plan_same_placement(double a, double b) {
+  return a > 0 && b > 0 && a < 2 * b && b < 2 * a;
+}
+
+int strata_plan_samples_combine(const strata_plan_samples_t *ss, double ns, strata_plan_times_t *out) {
+  int match = 0;
+  for (int k = 0; k < ss->n; k++) match += strata_plan_same_placement(ss->placement_ns[k], ns);
+  strata_plan_times_t keep = *out;
+  memset(out, 0, sizeof *out);
+  out->node_pipe = keep.node_pipe;
+  out->node_pipe_min = keep.node_pipe_min;
+  out->node_slice_min = keep.node_slice_min;
+  out->ring_chunk = keep.ring_chunk;
+  out->nranks = ss->nranks;
+  for (int k = 0; k < ss->n; k++)
+    if (!match || strata_plan_same_placement(ss->placement_ns[k], ns)) strata_plan_times_merge(out, &ss->s[k]);
+  return match;
+}
+
 static int read_row(FILE *f, float *v, int n) {
   for (int i = 0; i < n; i++) {
     double t;
@@ -114,29 +133,46 @@ static int read_row(FILE *f, float *v, int n) {
   return 1;
 }
 
-int strata_plan_times_read(strata_plan_times_t *pt, int P) {
+static int read_word(FILE *f, const char *w) {
+  char b[32];
+  return fscanf(f, "%31s", b) == 1 && !strcmp(b, w);
+}
+
+static int read_sample(FILE *f, strata_plan_times_t *pt) {
+  if (!read_word(f, "slice") || !read_row(f, &pt->slice[0][0], STRATA_PT_NSLICE * 2)) return 0;
+  if (!read_word(f, "pipe") || !read_row(f, &pt->pipe[0][0], STRATA_PT_NPIPE * 4)) return 0;
+  if (!read_word(f, "piece") || !read_row(f, &pt->piece[0][0], 2 * STRATA_PT_NPIECE)) return 0;
+  char cn[32], an[32];
+  for (;;) {
+    if (fscanf(f, "%31s", cn) != 1) return 0;
+    if (!strcmp(cn, "end")) return 1;
+    if (fscanf(f, "%31s", an) != 1) return 0;
+    int c = strata_coll_from_name(cn), a = strata_algo_from_name(an);
+    if (c < 0 || a <= 0 || c >= STRATA_NUM_COLLS || a >= STRATA_NUM_ALGOS) return 0;
+    if (!read_row(f, pt->t[c][a], STRATA_PT_NPTS)) return 0;
+  }
+}
+
+int strata_plan_samples_read(strata_plan_samples_t *ss, int P) {
   char path[1024], suffix[32];
   file_name(suffix, sizeof suffix, P);
   if (strata_machine_cache_file(path, sizeof path, "plans", suffix, 0)) return -1;
   FILE *f = fopen(path, "r");
   if (!f) return -1;
-  memset(pt, 0, sizeof *pt);
+  memset(ss, 0, sizeof *ss);
   int np = 0, ns = 0;
-  char w1[32], w2[32], w3[32];
-  int ok = fscanf(f, "nranks %d samples %d", &np, &ns) == 2 && np == P && ns >= 1 && ns <= 1000;
-  ok = ok && fscanf(f, "%31s", w1) == 1 && !strcmp(w1, "slice") && read_row(f, &pt->slice[0][0], STRATA_PT_NSLICE * 2);
-  ok = ok && fscanf(f, "%31s", w2) == 1 && !strcmp(w2, "pipe") && read_row(f, &pt->pipe[0][0], STRATA_PT_NPIPE * 4);
-  ok = ok && fscanf(f, "%31s", w3) == 1 && !strcmp(w3, "piece") && read_row(f, &pt->piece[0][0], 2 * STRATA_PT_NPIECE);
-  char cn[32], an[32];
-  while (ok && fscanf(f, "%31s %31s", cn, an) == 2) {
-    int c = strata_coll_from_name(cn), a = strata_algo_from_name(an);
-    if (c < 0 || a <= 0 || c >= STRATA_NUM_COLLS || a >= STRATA_NUM_ALGOS) { ok = 0; break; }
-    ok = read_row(f, pt->t[c][a], STRATA_PT_NPTS);
+  int ok = fscanf(f, "nranks %d samples %d", &np, &ns) == 2 && np == P && ns >= 1 && ns <= STRATA_PT_MAX_SAMPLES;
+  for (int k = 0; ok && k < ns; k++) {
+    double lat = 0;
+    ok = read_word(f, "sample") && fscanf(f, "%lf", &lat) == 1 && lat > 0 && lat < 1e6 && read_sample(f, &ss->s[k]);
+    ss->placement_ns[k] = (float)lat;
+    ss->s[k].nranks = P;
+    ss->s[k].nsamples = 1;
   }
   fclose(f);
-  if (!ok) { memset(pt, 0, sizeof *pt); return -1; } /* older or damaged: measure again */
-  pt->nranks = np;
-  pt->nsamples = ns;
+  if (!ok) { memset(ss, 0, sizeof *ss); return -1; } /* older or damaged: measure again */
+  ss->nranks = np;
+  ss->n = ns;
   return 0;
 }
 
@@ -145,27 +181,32 @@ static void write_row(FILE *f, const float *v, int n) {
   fputc('\n', f);
 }
 
-void strata_plan_times_write(const strata_plan_times_t *pt) {
+void strata_plan_samples_write(const strata_plan_samples_t *ss) {
   char path[1024], tmp[1100], suffix[32];
-  file_name(suffix, sizeof suffix, pt->nranks);
+  file_name(suffix, sizeof suffix, ss->nranks);
   if (strata_machine_cache_file(path, sizeof path, "plans", suffix, 1)) return;
   snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
   FILE *f = fopen(tmp, "w");
   if (!f) return;
-  fprintf(f, "nranks %d samples %d\nslice", pt->nranks, pt->nsamples);
-  write_row(f, &pt->slice[0][0], STRATA_PT_NSLICE * 2);
-  fprintf(f, "pipe");
-  write_row(f, &pt->pipe[0][0], STRATA_PT_NPIPE * 4);
-  fprintf(f, "piece");
-  write_row(f, &pt->piece[0][0], 2 * STRATA_PT_NPIECE);
-  for (int c = 0; c < STRATA_NUM_COLLS; c++)
-    for (int a = 1; a < STRATA_NUM_ALGOS; a++) {
-      int any = 0;
-      for (int i = 0; i < STRATA_PT_NPTS; i++) any |= pt->t[c][a][i] > 0;
-      if (!any) continue;
-      fprintf(f, "%s %s", strata_coll_name((strata_coll_t)c), strata_algo_name((strata_algo_t)a));
-      write_row(f, pt->t[c][a], STRATA_PT_NPTS);
-    }
+  fprintf(f, "nranks %d samples %d\n", ss->nranks, ss->n);
+  for (int k = 0; k < ss->n; k++) {
+    const strata_plan_times_t *pt = &ss->s[k];
+    fprintf(f, "sample %.1f\nslice", (double)ss->placement_ns[k]);
+    write_row(f, &pt->slice[0][0], STRATA_PT_NSLICE * 2);
+    fprintf(f, "pipe");
+    write_row(f, &pt->pipe[0][0], STRATA_PT_NPIPE * 4);
+    fprintf(f, "piece");
+    write_row(f, &pt->piece[0][0], 2 * STRATA_PT_NPIECE);
+    for (int c = 0; c < STRATA_NUM_COLLS; c++)
+      for (int a = 1; a < STRATA_NUM_ALGOS; a++) {
+        int any = 0;
+        for (int i = 0; i < STRATA_PT_NPTS; i++) any |= pt->t[c][a][i] > 0;
+        if (!any) continue;
+        fprintf(f, "%s %s", strata_coll_name((strata_coll_t)c), strata_algo_name((strata_algo_t)a));
+        write_row(f, pt->t[c][a], STRATA_PT_NPTS);
+      }
+    fprintf(f, "end\n");
+  }
   int bad = ferror(f);
   fclose(f);
   if (bad || rename(tmp, path)) unlink(tmp);

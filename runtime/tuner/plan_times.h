@@ -14,11 +14,15 @@
 #include "../core/coll.h"
 
 #define STRATA_PT_NPTS 8 /* sizes 8 B .. 8 MiB */
-#define STRATA_PT_VERSION 2
-/* Inits that add a sample (about 1 s each) before the times are final: these VMs switch
- * between two placements of their cores every few seconds, and the fastest plan is not the
- * same in both, so one sample would tune for whichever the first init met. */
-#define STRATA_PT_SAMPLES 4
+#define STRATA_PT_VERSION 3
+/* Samples: these VMs run their two vCPUs in one of two placements ("near": a cache line
+ * moves between them in ~25 ns, "far": ~200 ns), changing every few seconds or launches, and
+ * the fastest plan is not the same in both. Each sample records the one-way cache-line
+ * latency between ranks 0 and 1 when it was taken; an init measures that latency (~1 ms)
+ * and plans with the samples taken within 2x of it, measuring a new one (about 1 s) while
+ * fewer than STRATA_PT_SAMPLES match, up to STRATA_PT_MAX_SAMPLES in all. */
+#define STRATA_PT_SAMPLES 2
+#define STRATA_PT_MAX_SAMPLES 8
 
 /* The builder-threshold experiments (tune_plans.c). */
 #define STRATA_PT_NSLICE 6 /* node allreduce direct | sliced at 16 KiB .. 1 MiB */
@@ -57,9 +61,20 @@ size_t strata_pt_bytes(strata_coll_t c, int P, int i);
 /* Element count for strata_host_coll at that point. */
 size_t strata_pt_count(strata_coll_t c, int P, int i);
 
-/* The cache for P ranks on this host: 0 and *pt filled, or -1. */
-int strata_plan_times_read(strata_plan_times_t *pt, int P);
-void strata_plan_times_write(const strata_plan_times_t *pt);
+typedef struct strata_plan_samples {
+  int32_t nranks, n;
+  float placement_ns[STRATA_PT_MAX_SAMPLES]; /* one-way cache-line latency when taken */
+  strata_plan_times_t s[STRATA_PT_MAX_SAMPLES];
+} strata_plan_samples_t;
+
+/* Do two placement latencies (ns) describe the same placement (within 2x)? */
+int strata_plan_same_placement(double a, double b);
+/* out's tables := the geometric means of the samples taken in the placement `ns` (all of them
+ * where none was, or ns <= 0), decided from out's current thresholds; returns how many matched. */
+int strata_plan_samples_combine(const strata_plan_samples_t *ss, double ns, strata_plan_times_t *out);
+/* The cache for P ranks on this host: 0 and *ss filled, or -1 (none, damaged or older). */
+int strata_plan_samples_read(strata_plan_samples_t *ss, int P);
+void strata_plan_samples_write(const strata_plan_samples_t *ss);
 /* The cache file's path for P ranks (for messages). */
 void strata_plan_times_path(char *out, size_t n, int P);
 

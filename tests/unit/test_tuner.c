@@ -176,13 +176,14 @@ static void test_measured_times(void **st) {
 }
 
 /* Samples combine as geometric means; the thresholds follow the combined tables; the cache
- * file reads back what was written, and a damaged one is refused. */
+ * file reads back what was written (a damaged one is refused); an init plans with the
+ * samples of its placement. */
 static void test_plan_times_file(void **st) {
   (void)st;
   char dir[] = "/tmp/strata-pt-XXXXXX";
   assert_non_null(mkdtemp(dir));
   setenv("XDG_CACHE_HOME", dir, 1);
-  static strata_plan_times_t acc, s1, s2, back;
+  static strata_plan_times_t acc, s1, s2;
   memset(&acc, 0, sizeof acc);
   memset(&s1, 0, sizeof s1);
   memset(&s2, 0, sizeof s2);
@@ -208,19 +209,40 @@ static void test_plan_times_file(void **st) {
   assert_int_equal(acc.node_slice_min, 131072);
   assert_true(fabs(acc.t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][0] - 2e-6) < 1e-9);
   assert_int_equal(acc.node_pipe, 4); /* not measured: as it was */
-  strata_plan_times_write(&acc);
-  assert_int_equal(strata_plan_times_read(&back, 2), 0);
-  assert_int_equal(back.nsamples, 2);
-  assert_true(fabs(back.t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][0] - 2e-6) < 1e-9);
-  assert_true(fabs(back.slice[1][1] / acc.slice[1][1] - 1) < 1e-5);
-  assert_int_equal(strata_plan_times_read(&back, 3), -1); /* another rank count: none */
+  /* the file: two samples in two placements; an init plans with those of its placement */
+  static strata_plan_samples_t ss, sb;
+  memset(&ss, 0, sizeof ss);
+  ss.nranks = 2;
+  ss.n = 2;
+  ss.placement_ns[0] = 25;
+  ss.placement_ns[1] = 200;
+  ss.s[0] = s1;
+  ss.s[1] = s2;
+  strata_plan_samples_write(&ss);
+  assert_int_equal(strata_plan_samples_read(&sb, 2), 0);
+  assert_int_equal(sb.n, 2);
+  assert_true(fabs(sb.placement_ns[1] - 200) < 1e-3);
+  assert_true(fabs(sb.s[1].slice[1][1] / s2.slice[1][1] - 1) < 1e-5);
+  assert_true(fabs(sb.s[0].t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][0] - 1e-6) < 1e-12);
+  strata_plan_times_t near = acc, far = acc, any = acc;
+  assert_int_equal(strata_plan_samples_combine(&sb, 30, &near), 1);
+  assert_int_equal(near.nsamples, 1);
+  assert_true(fabs(near.t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][0] - 1e-6) < 1e-12);
+  assert_int_equal(near.node_slice_min, 131072);
+  assert_int_equal(strata_plan_samples_combine(&sb, 150, &far), 1);
+  assert_true(fabs(far.t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][0] - 4e-6) < 1e-12);
+  assert_int_equal(far.node_slice_min, 32768);
+  assert_int_equal(strata_plan_samples_combine(&sb, 70, &any), 0); /* neither: all of them */
+  assert_int_equal(any.nsamples, 2);
+  assert_int_equal(any.node_slice_min, 131072);
+  assert_int_equal(strata_plan_samples_read(&sb, 3), -1); /* another rank count: none */
   char path[1024];
   strata_plan_times_path(path, sizeof path, 2);
   FILE *f = fopen(path, "w");
   assert_non_null(f);
-  fprintf(f, "nranks 2 samples 2\nslice 1 2 3\n"); /* truncated */
+  fprintf(f, "nranks 2 samples 2\nsample 25\nslice 1 2 3\n"); /* truncated */
   fclose(f);
-  assert_int_equal(strata_plan_times_read(&back, 2), -1);
+  assert_int_equal(strata_plan_samples_read(&sb, 2), -1);
   unlink(path);
   char sub[64];
   snprintf(sub, sizeof sub, "%s/strata", dir);

@@ -41,6 +41,11 @@ static inline _Atomic uint64_t *nseg_done(const strata_node_seg_t *s, int q) {
 static inline char *nseg_slot(const strata_node_seg_t *s, int q, int b) {
   return s->base + NSEG_HDR + (size_t)q * s->rank_stride + NSEG_LINE + (size_t)b * s->slot_stride;
 }
+/* Header lines 1 and 2 (i = 0, 1): the placement probe's ping and pong, used only while no
+ * node plan runs (runtime/core/tune_plans.c). */
+static inline _Atomic uint64_t *nseg_probe(const strata_node_seg_t *s, int i) {
+  return (_Atomic uint64_t *)(s->base + (size_t)(1 + i) * NSEG_LINE);
+}
 static inline _Atomic uint64_t *nseg_put(char *slot) { return (_Atomic uint64_t *)slot; }
 static inline _Atomic uint64_t *nseg_red(char *slot) { return (_Atomic uint64_t *)(slot + 8); }
 static inline char *nseg_data(char *slot) { return slot + NSEG_DATA_OFF; }
