@@ -8,9 +8,10 @@
  *      of 128 KiB - 4 MiB;
  *   3. every algorithm of every collective at 8 B - 8 MiB, with the thresholds of 1 and 2
  *      in force: the cost model scales its estimates by these (cost_model.c).
- * A measurement is the time of a few calls after a barrier on each rank; the figure kept is
- * the slowest rank's, best of three rounds, the candidates taking turns within each round
- * (these VMs change speed every few seconds). */
+ * A measurement is the mean time of a few calls back to back on each rank; the figure kept
+ * is the slowest rank's, best of three rounds, the candidates taking turns within each round.
+ * A sample is tagged with the placement of the moment (the cache-line latency between ranks
+ * 0 and 1), and an init plans with the samples of the placement it meets (plan_times.h). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -63,20 +64,18 @@ static strata_result_t measure(timer_t_ *tm, strata_coll_t coll, strata_algo_t a
     tm->v = v;
     tm->cap = cap;
   }
-  /* warm: one call first, untimed (the plan is built, the pages touched); then the fastest
-   * of the calls after a barrier: the steady state of calls back to back, as a training
-   * step's (and a benchmark's) repeated calls see it */
-  double fastest = 1e30;
+  /* warm: one call first, untimed (the plan is built, the pages touched). Then, after a
+   * barrier and one more untimed call (the ranks fall into step), the mean of calls back to
+   * back: the steady state of a training step's (and a benchmark's) repeated calls */
   if (warm) rc = strata_host_coll(c, coll, tm->sb, tm->rb, count, STRATA_FLOAT32, STRATA_SUM, 0, algo, NULL);
   if (rc == STRATA_SUCCESS)
     rc = strata_host_coll(c, STRATA_COLL_BARRIER, NULL, NULL, 0, STRATA_INT8, STRATA_SUM, 0, STRATA_ALGO_AUTO, NULL);
-  for (int k = 0; k < iters && rc == STRATA_SUCCESS; k++) {
-    double t0 = strata_now_s();
+  if (rc == STRATA_SUCCESS)
     rc = strata_host_coll(c, coll, tm->sb, tm->rb, count, STRATA_FLOAT32, STRATA_SUM, 0, algo, NULL);
-    double dt = strata_now_s() - t0;
-    if (dt < fastest) fastest = dt;
-  }
-  tm->v[tm->n] = fastest;
+  const double t0 = strata_now_s();
+  for (int k = 0; k < iters && rc == STRATA_SUCCESS; k++)
+    rc = strata_host_coll(c, coll, tm->sb, tm->rb, count, STRATA_FLOAT32, STRATA_SUM, 0, algo, NULL);
+  tm->v[tm->n] = (strata_now_s() - t0) / iters;
   tm->n++;
   return rc;
 }
