@@ -97,10 +97,33 @@ void strata_plan_times_decide(strata_plan_times_t *pt) {
   }
 }
 
-static void file_name(char *suffix, size_t n, int P) { snprintf(suffix, n, "-%dranks-v%d", P, STRATA_PT_VERSION); }
+/* The variables that change what the plans cost (slots, eager size, CMA, transports, the
+ * builder inputs, polling): a job with any of them set keeps its own samples, tagged with a
+ * hash of their values (a test with CMA off must not tune the default runs). STRATA_ALGO and
+ * STRATA_COST_* are not among them: the timing forces every algorithm and measures times. */
+static const char *const timing_vars[] = {"STRATA_SHM_CHUNK", "STRATA_SHM_NBUF", "STRATA_SHM_EAGER",
+                                          "STRATA_SHM_CELLS", "STRATA_SHM_CMA", "STRATA_SHM_STREAM_MIN",
+                                          "STRATA_SHM_PIPE_MIN", "STRATA_SHM_PIPE", "STRATA_SHM_SLICE_MIN",
+                                          "STRATA_RING_CHUNK", "STRATA_TRANSPORTS", "STRATA_SPIN"};
+
+static void file_name(char *suffix, size_t n, int P) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  int any = 0;
+  for (size_t i = 0; i < sizeof timing_vars / sizeof timing_vars[0]; i++) {
+    const char *v = getenv(timing_vars[i]);
+    if (!v || !*v) continue;
+    any = 1;
+    for (const char *p = timing_vars[i]; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    h = (h ^ '=') * 0x100000001b3ull;
+    for (const char *p = v; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    h = (h ^ ';') * 0x100000001b3ull;
+  }
+  if (any) snprintf(suffix, n, "-%dranks-v%d-env%08llx", P, STRATA_PT_VERSION, (unsigned long long)(h & 0xffffffffu));
+  else snprintf(suffix, n, "-%dranks-v%d", P, STRATA_PT_VERSION);
+}
 
 void strata_plan_times_path(char *out, size_t n, int P) {
-  char suffix[32];
+  char suffix[64];
   file_name(suffix, sizeof suffix, P);
   if (strata_machine_cache_file(out, n, "plans", suffix, 0)) snprintf(out, n, "(no cache directory)");
 }
@@ -154,7 +177,7 @@ static int read_sample(FILE *f, strata_plan_times_t *pt) {
 }
 
 int strata_plan_samples_read(strata_plan_samples_t *ss, int P) {
-  char path[1024], suffix[32];
+  char path[1024], suffix[64];
   file_name(suffix, sizeof suffix, P);
   if (strata_machine_cache_file(path, sizeof path, "plans", suffix, 0)) return -1;
   FILE *f = fopen(path, "r");
@@ -182,7 +205,7 @@ static void write_row(FILE *f, const float *v, int n) {
 }
 
 void strata_plan_samples_write(const strata_plan_samples_t *ss) {
-  char path[1024], tmp[1100], suffix[32];
+  char path[1024], tmp[1100], suffix[64];
   file_name(suffix, sizeof suffix, ss->nranks);
   if (strata_machine_cache_file(path, sizeof path, "plans", suffix, 1)) return;
   snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());

@@ -236,6 +236,10 @@ static void test_plan_times_file(void **st) {
   assert_int_equal(any.nsamples, 2);
   assert_int_equal(any.node_slice_min, 131072);
   assert_int_equal(strata_plan_samples_read(&sb, 3), -1); /* another rank count: none */
+  setenv("STRATA_SHM_CMA", "0", 1); /* another configuration: its own samples */
+  assert_int_equal(strata_plan_samples_read(&sb, 2), -1);
+  unsetenv("STRATA_SHM_CMA");
+  assert_int_equal(strata_plan_samples_read(&sb, 2), 0);
   char path[1024];
   strata_plan_times_path(path, sizeof path, 2);
   FILE *f = fopen(path, "w");
