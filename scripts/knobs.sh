@@ -26,8 +26,11 @@ out=$(mktemp)
 one() { # label, then mpirun -x arguments
   local label=$1
   shift
-  "$root/scripts/mpirun.sh" -np "$np" "$@" "$root/build/bin/$bench" "${flags[@]}" 2>/dev/null |
-    grep -v '^#' | awk -v l="$label" 'NF > 10 { print l, $1, $6, $10 }' >> "$out"
+  "$root/scripts/mpirun.sh" -np "$np" "$@" -x STRATA_DEBUG=INFO "$root/build/bin/$bench" "${flags[@]}" 2>"$out.err" >"$out.one"
+  local ns pl
+  ns=$(grep -o 'cache line between ranks 0 and 1 [-0-9]* ns' "$out.err" | head -1 | awk '{print $7}')
+  if [ -z "$ns" ] || [ "$ns" -le 0 ]; then pl=-; elif [ "$ns" -lt 120 ]; then pl=near; else pl=far; fi
+  grep -v '^#' "$out.one" | awk -v l="$label" -v pl="$pl" 'NF > 10 { print l, $1, $6, $10, pl }' >> "$out"
 }
 flags=("$@")
 for i in $(seq 1 "$runs"); do
@@ -39,9 +42,14 @@ for i in $(seq 1 "$runs"); do
 done
 echo "# $bench -np $np, $runs launches per setting, $(date -u +%F) on $(hostname) ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# per knob and size: median us with the defaults, the knob's best value (median us), defaults/best; out of place | in place"
-awk '
+echo "# launches by placement of the vCPUs (docs/TUNING.md): $(awk '$3 == first || !first { first = $3; print }' "$out" | awk '{c[$6]++} END {for (p in c) printf "%s %d  ", p, c[p]}')"
+for sel in all near far; do
+[ "$sel" = all ] || grep -q " $sel\$" "$out" || continue
+[ "$sel" = all ] || echo "# only the launches in the $sel placement"
+awk -v sel="$sel" '
 function med(s,    a, n, i, j, t) { n = split(s, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
   return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+sel != "all" && $6 != sel { next }
 { k = $1 SUBSEP $2 SUBSEP $3; o[k] = o[k] " " $4; p[k] = p[k] " " $5; knob[$1] = 1; val[$1 SUBSEP $2] = 1; size[$3] = 1 }
 END {
   ns = asorti(size, sz, "@ind_num_asc")
@@ -49,10 +57,13 @@ END {
     if (kn == "default") continue
     printf "%s\n", kn
     for (q = 1; q <= ns; q++) {
-      s = sz[q]; d1 = med(o["default" SUBSEP "-" SUBSEP s]); d2 = med(p["default" SUBSEP "-" SUBSEP s])
+      s = sz[q]
+      if (o["default" SUBSEP "-" SUBSEP s] == "") continue
+      d1 = med(o["default" SUBSEP "-" SUBSEP s]); d2 = med(p["default" SUBSEP "-" SUBSEP s])
       b1 = d1; v1 = "default"; b2 = d2; v2 = "default"
       for (kv in val) {
         split(kv, x, SUBSEP); if (x[1] != kn) continue
+        if (o[kn SUBSEP x[2] SUBSEP s] == "") continue
         m1 = med(o[kn SUBSEP x[2] SUBSEP s]); m2 = med(p[kn SUBSEP x[2] SUBSEP s])
         if (m1 < b1) { b1 = m1; v1 = x[2] }
         if (m2 < b2) { b2 = m2; v2 = x[2] }
@@ -61,4 +72,5 @@ END {
     }
   }
 }' "$out"
-rm -f "$out"
+done
+rm -f "$out" "$out.err" "$out.one"
