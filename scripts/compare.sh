@@ -14,8 +14,8 @@ out=$(mktemp -d)
 # latency the one-host init measures (rank 0's INFO line); "-" where there is none
 placement() {
   local ns
-  ns=$(grep -o 'cache line between ranks 0 and 1 [-0-9]* ns' "$1" | head -1 | awk '{print $7}')
-  if [ -z "$ns" ] || [ "$ns" -le 0 ]; then echo -; elif [ "$ns" -lt 120 ]; then echo near; else echo far; fi
+  ns=$(grep -o 'cache line between ranks 0 and 1 [-0-9]* ns' "$1" | head -1 | awk '{print $8}')
+  if [ -z "$ns" ] || [ "$ns" -le 0 ]; then echo -; else awk -v x="$ns" 'BEGIN { printf "~%dns\n", 2 ^ int(log(x) / log(2) + 0.5) }'; fi
 }
 for i in $(seq 1 "$runs"); do
   for flavour in default ucx; do
@@ -30,8 +30,7 @@ done
 echo "# $bench -np $np, $runs launches per MPI flavour, $(date -u +%F) on $(hostname) ($(nproc) cores); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# columns: size, then per flavour: strata_us mpi_us ratio(oop)  strata_us mpi_us ratio(in-place); ratio = median over launches of Strata/MPI"
 echo "# launches (both flavours) by placement of the vCPUs: $(awk '$2 == first || !first { first = $2; print }' "$out/all.txt" | awk '{c[$8]++} END {for (p in c) printf "%s %d  ", p, c[p]}')"
-for sel in all near far; do
-[ "$sel" = all ] || grep -q " $sel\$" "$out/all.txt" || continue
+for sel in all $(awk '{print $NF}' "$out/all.txt" | sort -u | grep -v "^-$"); do
 [ "$sel" = all ] || echo "# only the launches in the $sel placement"
 awk -v sel="$sel" '
 function med(arr, n,    i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }

@@ -28,8 +28,8 @@ one() { # label, then mpirun -x arguments
   shift
   "$root/scripts/mpirun.sh" -np "$np" "$@" -x STRATA_DEBUG=INFO "$root/build/bin/$bench" "${flags[@]}" 2>"$out.err" >"$out.one"
   local ns pl
-  ns=$(grep -o 'cache line between ranks 0 and 1 [-0-9]* ns' "$out.err" | head -1 | awk '{print $7}')
-  if [ -z "$ns" ] || [ "$ns" -le 0 ]; then pl=-; elif [ "$ns" -lt 120 ]; then pl=near; else pl=far; fi
+  ns=$(grep -o 'cache line between ranks 0 and 1 [-0-9]* ns' "$out.err" | head -1 | awk '{print $8}')
+  if [ -z "$ns" ] || [ "$ns" -le 0 ]; then pl=-; else pl=$(awk -v x="$ns" 'BEGIN { printf "~%dns\n", 2 ^ int(log(x) / log(2) + 0.5) }'); fi
   grep -v '^#' "$out.one" | awk -v l="$label" -v pl="$pl" 'NF > 10 { print l, $1, $6, $10, pl }' >> "$out"
 }
 flags=("$@")
@@ -43,8 +43,7 @@ done
 echo "# $bench -np $np, $runs launches per setting, $(date -u +%F) on $(hostname) ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# per knob and size: median us with the defaults, the knob's best value (median us), defaults/best; out of place | in place"
 echo "# launches by placement of the vCPUs (docs/TUNING.md): $(awk '$3 == first || !first { first = $3; print }' "$out" | awk '{c[$6]++} END {for (p in c) printf "%s %d  ", p, c[p]}')"
-for sel in all near far; do
-[ "$sel" = all ] || grep -q " $sel\$" "$out" || continue
+for sel in all $(awk '{print $NF}' "$out" | sort -u | grep -v "^-$"); do
 [ "$sel" = all ] || echo "# only the launches in the $sel placement"
 awk -v sel="$sel" '
 function med(s,    a, n, i, j, t) { n = split(s, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
