@@ -35,7 +35,7 @@
 
 typedef struct timer {
   strata_comm_t c;
-  float *sb, *rb;
+  float *sb, *rb, *ib; /* send, receive; in place (zeros, so repeated sums stay finite) */
   double *v;   /* every measurement of this step, in schedule order */
   int n, cap;
 } timer_t_;
@@ -51,8 +51,10 @@ static int iters_for(size_t bytes) {
 }
 
 /* One measurement: seconds per call on this rank (appended to tm->v). */
-static strata_result_t measure(timer_t_ *tm, strata_coll_t coll, strata_algo_t algo, size_t count, int warm) {
+static strata_result_t measure_ex(timer_t_ *tm, strata_coll_t coll, strata_algo_t algo, size_t count, int warm,
+                                  int inplace) {
   strata_comm_t c = tm->c;
+  float *sb = inplace ? tm->ib : tm->sb, *rb = inplace ? tm->ib : tm->rb;
   const size_t bytes = coll == STRATA_COLL_ALLGATHER || coll == STRATA_COLL_REDUCE_SCATTER ||
                                coll == STRATA_COLL_ALLTOALL ? count * 4 * (size_t)c->nranks : count * 4;
   const int iters = iters_for(bytes);
@@ -67,17 +69,21 @@ static strata_result_t measure(timer_t_ *tm, strata_coll_t coll, strata_algo_t a
   /* warm: one call first, untimed (the plan is built, the pages touched). Then, after a
    * barrier and one more untimed call (the ranks fall into step), the mean of calls back to
    * back: the steady state of a training step's (and a benchmark's) repeated calls */
-  if (warm) rc = strata_host_coll(c, coll, tm->sb, tm->rb, count, STRATA_FLOAT32, STRATA_SUM, 0, algo, NULL);
+  if (warm) rc = strata_host_coll(c, coll, sb, rb, count, STRATA_FLOAT32, STRATA_SUM, 0, algo, NULL);
   if (rc == STRATA_SUCCESS)
     rc = strata_host_coll(c, STRATA_COLL_BARRIER, NULL, NULL, 0, STRATA_INT8, STRATA_SUM, 0, STRATA_ALGO_AUTO, NULL);
   if (rc == STRATA_SUCCESS)
-    rc = strata_host_coll(c, coll, tm->sb, tm->rb, count, STRATA_FLOAT32, STRATA_SUM, 0, algo, NULL);
+    rc = strata_host_coll(c, coll, sb, rb, count, STRATA_FLOAT32, STRATA_SUM, 0, algo, NULL);
   const double t0 = strata_now_s();
   for (int k = 0; k < iters && rc == STRATA_SUCCESS; k++)
-    rc = strata_host_coll(c, coll, tm->sb, tm->rb, count, STRATA_FLOAT32, STRATA_SUM, 0, algo, NULL);
+    rc = strata_host_coll(c, coll, sb, rb, count, STRATA_FLOAT32, STRATA_SUM, 0, algo, NULL);
   tm->v[tm->n] = (strata_now_s() - t0) / iters;
   tm->n++;
   return rc;
+}
+
+static strata_result_t measure(timer_t_ *tm, strata_coll_t coll, strata_algo_t algo, size_t count, int warm) {
+  return measure_ex(tm, coll, algo, count, warm, 0);
 }
 
 /* The slowest rank's figures, the same on every rank. */
@@ -197,6 +203,10 @@ static strata_result_t time_algos(timer_t_ *tm, strata_plan_times_t *pt) {
       for (int i = 0; i < (co == STRATA_COLL_BARRIER ? 1 : STRATA_PT_NPTS) && rc == STRATA_SUCCESS; i++)
         for (int k = 0; k < nl[co] && rc == STRATA_SUCCESS; k++)
           rc = measure(tm, (strata_coll_t)co, list[co][k], strata_pt_count((strata_coll_t)co, P, i), r == 0);
+    for (int i = 0; i < STRATA_PT_NPTS && rc == STRATA_SUCCESS; i++) /* allreduce in place */
+      for (int k = 0; k < nl[STRATA_COLL_ALLREDUCE] && rc == STRATA_SUCCESS; k++)
+        rc = measure_ex(tm, STRATA_COLL_ALLREDUCE, list[STRATA_COLL_ALLREDUCE][k],
+                        strata_pt_count(STRATA_COLL_ALLREDUCE, P, i), r == 0, 1);
     if (r == 0) per = tm->n;
   }
   if (rc == STRATA_SUCCESS) rc = slowest(tm);
@@ -205,6 +215,8 @@ static strata_result_t time_algos(timer_t_ *tm, strata_plan_times_t *pt) {
   for (int co = 0; co < STRATA_NUM_COLLS; co++)
     for (int i = 0; i < (co == STRATA_COLL_BARRIER ? 1 : STRATA_PT_NPTS); i++)
       for (int k = 0; k < nl[co]; k++) pt->t[co][list[co][k]][i] = (float)best(tm, 0, per, j++);
+  for (int i = 0; i < STRATA_PT_NPTS; i++)
+    for (int k = 0; k < nl[STRATA_COLL_ALLREDUCE]; k++) pt->ip[list[STRATA_COLL_ALLREDUCE][k]][i] = (float)best(tm, 0, per, j++);
   return STRATA_SUCCESS;
 }
 
@@ -241,6 +253,17 @@ static void describe(const strata_plan_times_t *pt, int P, double ns, int n, con
     }
     SLOG_INFO("  fastest measured %s:%s", strata_coll_name((strata_coll_t)co), line);
   }
+  char line[512];
+  int len = 0;
+  for (int i = 0; i < STRATA_PT_NPTS && len < 440; i++) {
+    int ba = 0;
+    for (int a = 1; a < STRATA_NUM_ALGOS; a++)
+      if (pt->ip[a][i] > 0 && (!ba || pt->ip[a][i] < pt->ip[ba][i])) ba = a;
+    if (ba)
+      len += snprintf(line + len, sizeof line - (size_t)len, " %zu B: %s %.1f us;",
+                      strata_pt_bytes(STRATA_COLL_ALLREDUCE, P, i), strata_algo_name((strata_algo_t)ba), pt->ip[ba][i] * 1e6);
+  }
+  if (len) SLOG_INFO("  fastest measured allreduce in place:%s", line);
 }
 
 /* acc with the part of smp measured so far folded in, decided, in force */
@@ -326,7 +349,8 @@ strata_result_t strata_comm_tune_plans(strata_comm_t c, strata_plan_times_t **ou
     timer_t_ tm = {.c = c};
     tm.sb = malloc(MAXB);
     tm.rb = malloc(MAXB);
-    if (!tm.sb || !tm.rb) rc = STRATA_ERR_SYSTEM;
+    tm.ib = calloc(1, MAXB);
+    if (!tm.sb || !tm.rb || !tm.ib) rc = STRATA_ERR_SYSTEM;
     for (size_t i = 0; rc == STRATA_SUCCESS && i < MAXB / 4; i++) tm.sb[i] = tm.rb[i] = 1.0f;
     smp->nranks = P;
     if (rc == STRATA_SUCCESS && !env_set("STRATA_SHM_SLICE_MIN")) rc = time_slice(&tm, smp);
@@ -341,6 +365,7 @@ strata_result_t strata_comm_tune_plans(strata_comm_t c, strata_plan_times_t **ou
     }
     free(tm.sb);
     free(tm.rb);
+    free(tm.ib);
     free(tm.v);
     if (rc == STRATA_SUCCESS) {
       ss->s[ss->n] = *smp;

@@ -168,15 +168,25 @@ void strata_tuner_set_measured(strata_tuner_t *t, const strata_plan_times_t *pt)
 
 /* measured / estimated at the measured sizes around `bytes`, interpolated in log size (log
  * ratio linear in log size), the nearest one's outside them; 1 where nothing was measured */
-static double measured_factor(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes) {
+static double measured_factor(const strata_tuner_t *t, strata_coll_t c, strata_algo_t a, size_t bytes, int inplace) {
   const int P = t->nranks;
+  /* in-place allreduce has its own times where measured (against the in-place estimate) */
+  const float *meas = t->pt->t[c][a];
+  if (inplace && c == STRATA_COLL_ALLREDUCE) {
+    int any = 0;
+    for (int i = 0; i < STRATA_PT_NPTS; i++) any |= t->pt->ip[a][i] > 0;
+    if (any) meas = t->pt->ip[a];
+    else inplace = 0;
+  } else {
+    inplace = 0;
+  }
   double x = log2((double)(bytes ? bytes : 1)), xl = 0, fl = 0, xh = 0, fh = 0;
   int have_l = 0, have_h = 0;
   for (int i = 0; i < STRATA_PT_NPTS; i++) {
-    double m = t->pt->t[c][a][i];
+    double m = meas[i];
     if (!(m > 0)) continue;
     size_t b = strata_pt_bytes(c, P, i);
-    double e = strata_tuner_model_cost(t, c, a, b, 0);
+    double e = strata_tuner_model_cost(t, c, a, b, inplace);
     if (!(e > 0) || e >= NA) continue;
     double xi = log2((double)(b ? b : 1)), fi = log(m / e);
     if (xi <= x && (!have_l || xi >= xl)) { xl = xi; fl = fi; have_l = 1; }
@@ -193,7 +203,7 @@ double strata_tuner_cost_ex(const strata_tuner_t *t, strata_coll_t c, strata_alg
   if (e >= NA || !t->pt || t->multi || t->pt->nranks != t->nranks || (unsigned)c >= STRATA_NUM_COLLS ||
       (unsigned)a >= STRATA_NUM_ALGOS)
     return e;
-  return e * measured_factor(t, c, a, bytes);
+  return e * measured_factor(t, c, a, bytes, inplace);
 }
 
 strata_algo_t strata_tuner_choose(const strata_tuner_t *t, strata_coll_t c, size_t bytes, double *cost) {

@@ -35,10 +35,11 @@ size_t strata_pt_bytes(strata_coll_t c, int P, int i) {
 
 /* every table as one flat array of floats, in a fixed order */
 #define NFLOAT (STRATA_PT_NSLICE * 2 + STRATA_PT_NPIPE * 4 + 2 * STRATA_PT_NPIECE + \
-                STRATA_NUM_COLLS * STRATA_NUM_ALGOS * STRATA_PT_NPTS)
+                STRATA_NUM_COLLS * STRATA_NUM_ALGOS * STRATA_PT_NPTS + STRATA_NUM_ALGOS * STRATA_PT_NPTS)
 static float *flat(strata_plan_times_t *pt) { return &pt->slice[0][0]; }
 _Static_assert(sizeof(((strata_plan_times_t *)0)->slice) + sizeof(((strata_plan_times_t *)0)->pipe) +
-                       sizeof(((strata_plan_times_t *)0)->piece) + sizeof(((strata_plan_times_t *)0)->t) ==
+                       sizeof(((strata_plan_times_t *)0)->piece) + sizeof(((strata_plan_times_t *)0)->t) +
+                       sizeof(((strata_plan_times_t *)0)->ip) ==
                    NFLOAT * sizeof(float),
                "the tables are contiguous");
 
@@ -170,9 +171,10 @@ static int read_sample(FILE *f, strata_plan_times_t *pt) {
     if (fscanf(f, "%31s", cn) != 1) return 0;
     if (!strcmp(cn, "end")) return 1;
     if (fscanf(f, "%31s", an) != 1) return 0;
-    int c = strata_coll_from_name(cn), a = strata_algo_from_name(an);
+    const int inplace = !strcmp(cn, "allreduce_inplace");
+    int c = inplace ? STRATA_COLL_ALLREDUCE : strata_coll_from_name(cn), a = strata_algo_from_name(an);
     if (c < 0 || a <= 0 || c >= STRATA_NUM_COLLS || a >= STRATA_NUM_ALGOS) return 0;
-    if (!read_row(f, pt->t[c][a], STRATA_PT_NPTS)) return 0;
+    if (!read_row(f, inplace ? pt->ip[a] : pt->t[c][a], STRATA_PT_NPTS)) return 0;
   }
 }
 
@@ -228,6 +230,13 @@ void strata_plan_samples_write(const strata_plan_samples_t *ss) {
         fprintf(f, "%s %s", strata_coll_name((strata_coll_t)c), strata_algo_name((strata_algo_t)a));
         write_row(f, pt->t[c][a], STRATA_PT_NPTS);
       }
+    for (int a = 1; a < STRATA_NUM_ALGOS; a++) {
+      int any = 0;
+      for (int i = 0; i < STRATA_PT_NPTS; i++) any |= pt->ip[a][i] > 0;
+      if (!any) continue;
+      fprintf(f, "allreduce_inplace %s", strata_algo_name((strata_algo_t)a));
+      write_row(f, pt->ip[a], STRATA_PT_NPTS);
+    }
     fprintf(f, "end\n");
   }
   int bad = ferror(f);

@@ -14,7 +14,7 @@
 #include "../core/coll.h"
 
 #define STRATA_PT_NPTS 8 /* sizes 8 B .. 8 MiB */
-#define STRATA_PT_VERSION 3
+#define STRATA_PT_VERSION 4
 /* Samples: these VMs run their two vCPUs in one of two placements ("near": a cache line
  * moves between them in ~25 ns, "far": ~200 ns), changing every few seconds or launches, and
  * the fastest plan is not the same in both. Each sample records the one-way cache-line
@@ -47,6 +47,9 @@ typedef struct strata_plan_times {
   float pipe[STRATA_PT_NPIPE][4];
   float piece[2][STRATA_PT_NPIECE];
   float t[STRATA_NUM_COLLS][STRATA_NUM_ALGOS][STRATA_PT_NPTS];
+  /* allreduce in place (a training step's gradient buckets): a peer's first read comes out of
+   * the caller's buffer, just written, so the ranking differs from out of place */
+  float ip[STRATA_NUM_ALGOS][STRATA_PT_NPTS];
 } strata_plan_times_t;
 
 /* Fold one sample into acc (geometric means weighted by acc->nsamples), then decide. */

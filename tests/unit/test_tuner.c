@@ -139,6 +139,25 @@ static void test_measured_times(void **st) {
     assert_int_equal(strata_tuner_choose(&t, STRATA_COLL_ALLREDUCE, b, &c), STRATA_ALGO_RING);
     assert_true(c > 0 && c < 1e29);
   }
+  /* in place, allreduce has its own times: recursive doubling measured fastest there */
+  for (int i = 0; i < STRATA_PT_NPTS; i++) {
+    size_t b = strata_pt_bytes(STRATA_COLL_ALLREDUCE, 2, i);
+    strata_algo_t list[16];
+    int n = strata_algo_list(STRATA_COLL_ALLREDUCE, list, 16);
+    double lo = 1e30;
+    for (int k = 0; k < n; k++) {
+      double e = strata_tuner_model_cost(&t, STRATA_COLL_ALLREDUCE, list[k], b, 1);
+      if (e < 1e29) {
+        pt.ip[list[k]][i] = (float)e;
+        if (e < lo) lo = e;
+      }
+    }
+    pt.ip[STRATA_ALGO_RECURSIVE_DOUBLING][i] = (float)(lo / 3);
+  }
+  for (size_t b = 8; b <= ((size_t)64 << 20); b <<= 1) {
+    assert_int_equal(strata_tuner_choose_ex(&t, STRATA_COLL_ALLREDUCE, b, 1, NULL), STRATA_ALGO_RECURSIVE_DOUBLING);
+    assert_int_equal(strata_tuner_choose_ex(&t, STRATA_COLL_ALLREDUCE, b, 0, NULL), STRATA_ALGO_RING);
+  }
   /* allgather was not measured: the model alone */
   strata_tuner_t m;
   strata_tuner_init(&m, 2, 1, 1, 0);
