@@ -243,6 +243,7 @@ static void describe(const strata_plan_times_t *pt, int P, double ns, int n, con
   for (int co = 0; co < STRATA_NUM_COLLS; co++) {
     char line[512];
     int len = 0;
+    line[0] = 0;
     for (int i = 0; i < (co == STRATA_COLL_BARRIER ? 1 : STRATA_PT_NPTS) && len < 440; i++) {
       int ba = 0;
       for (int a = 1; a < STRATA_NUM_ALGOS; a++)
@@ -277,6 +278,7 @@ static void apply_merged(strata_comm_t c, const strata_plan_times_t *acc, const 
 static int wait_for(_Atomic uint64_t *w, uint64_t v, double end) {
   for (unsigned k = 1; atomic_load_explicit(w, memory_order_acquire) < v; k++)
     if ((k & 1023) == 0 && strata_now_s() > end) return -1;
+    else strata_cpu_relax();
   return 0;
 }
 
@@ -343,14 +345,32 @@ strata_result_t strata_comm_tune_plans(strata_comm_t c, strata_plan_times_t **ou
   acc->node_pipe = m->node_pipe;
   acc->ring_chunk = strata_config()->ring_chunk;
   const int matched = strata_plan_samples_combine(ss, ns, acc);
-  const int measuring = rc == STRATA_SUCCESS && ns > 0 && matched < STRATA_PT_SAMPLES && ss->n < STRATA_PT_MAX_SAMPLES;
+  int measuring = rc == STRATA_SUCCESS && ns > 0 && matched < STRATA_PT_SAMPLES;
   const double t0 = strata_now_s();
-  if (measuring) {
-    timer_t_ tm = {.c = c};
+  timer_t_ tm = {.c = c};
+  if (measuring) { /* every rank has its buffers, or none measures */
     tm.sb = malloc(MAXB);
     tm.rb = malloc(MAXB);
     tm.ib = calloc(1, MAXB);
-    if (!tm.sb || !tm.rb || !tm.ib) rc = STRATA_ERR_SYSTEM;
+    int32_t ok = tm.sb && tm.rb && tm.ib, all = 0;
+    rc = strata_host_coll(c, STRATA_COLL_ALLREDUCE, &ok, &all, 1, STRATA_INT32, STRATA_MIN, 0,
+                          STRATA_ALGO_RECURSIVE_DOUBLING, NULL);
+    measuring = rc == STRATA_SUCCESS && all;
+    if (rc == STRATA_SUCCESS && !all && c->rank == 0)
+      SLOG_WARN("plan times: a rank could not allocate 24 MiB to time the plans; planning with the model");
+  }
+  if (measuring && matched == 0) {
+    /* a placement not seen yet: its thresholds start from the machine's, not from the
+     * samples of another placement */
+    strata_plan_times_t d = *acc;
+    memset(acc, 0, sizeof *acc);
+    acc->nranks = P;
+    acc->node_slice_min = d.node_slice_min;
+    acc->node_pipe_min = d.node_pipe_min;
+    acc->node_pipe = d.node_pipe;
+    acc->ring_chunk = d.ring_chunk;
+  }
+  if (measuring) {
     for (size_t i = 0; rc == STRATA_SUCCESS && i < MAXB / 4; i++) tm.sb[i] = tm.rb[i] = 1.0f;
     smp->nranks = P;
     if (rc == STRATA_SUCCESS && !env_set("STRATA_SHM_SLICE_MIN")) rc = time_slice(&tm, smp);
@@ -363,11 +383,12 @@ strata_result_t strata_comm_tune_plans(strata_comm_t c, strata_plan_times_t **ou
       reset(c);
       rc = time_algos(&tm, smp);
     }
-    free(tm.sb);
-    free(tm.rb);
-    free(tm.ib);
-    free(tm.v);
     if (rc == STRATA_SUCCESS) {
+      if (ss->n == STRATA_PT_MAX_SAMPLES) { /* full: the oldest goes */
+        memmove(&ss->s[0], &ss->s[1], (STRATA_PT_MAX_SAMPLES - 1) * sizeof ss->s[0]);
+        memmove(&ss->placement_ns[0], &ss->placement_ns[1], (STRATA_PT_MAX_SAMPLES - 1) * sizeof ss->placement_ns[0]);
+        ss->n--;
+      }
       ss->s[ss->n] = *smp;
       ss->placement_ns[ss->n] = (float)ns;
       ss->n++;
@@ -375,6 +396,10 @@ strata_result_t strata_comm_tune_plans(strata_comm_t c, strata_plan_times_t **ou
       strata_plan_samples_combine(ss, ns, acc);
     }
   }
+  free(tm.sb);
+  free(tm.rb);
+  free(tm.ib);
+  free(tm.v);
   free(smp);
   reset(c);
   const int used = ss->n;

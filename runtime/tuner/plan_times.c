@@ -4,6 +4,7 @@
 #include "plan_times.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +38,10 @@ size_t strata_pt_bytes(strata_coll_t c, int P, int i) {
 #define NFLOAT (STRATA_PT_NSLICE * 2 + STRATA_PT_NPIPE * 4 + 2 * STRATA_PT_NPIECE + \
                 STRATA_NUM_COLLS * STRATA_NUM_ALGOS * STRATA_PT_NPTS + STRATA_NUM_ALGOS * STRATA_PT_NPTS)
 static float *flat(strata_plan_times_t *pt) { return &pt->slice[0][0]; }
-_Static_assert(sizeof(((strata_plan_times_t *)0)->slice) + sizeof(((strata_plan_times_t *)0)->pipe) +
-                       sizeof(((strata_plan_times_t *)0)->piece) + sizeof(((strata_plan_times_t *)0)->t) +
-                       sizeof(((strata_plan_times_t *)0)->ip) ==
+_Static_assert(offsetof(strata_plan_times_t, ip) + sizeof(((strata_plan_times_t *)0)->ip) -
+                       offsetof(strata_plan_times_t, slice) ==
                    NFLOAT * sizeof(float),
-               "the tables are contiguous");
+               "the tables are contiguous, slice first, ip last, nothing between");
 
 void strata_plan_times_merge(strata_plan_times_t *acc, const strata_plan_times_t *sample) {
   const double k = acc->nsamples > 0 ? acc->nsamples : 0;
@@ -60,7 +60,7 @@ void strata_plan_times_decide(strata_plan_times_t *pt) {
   enum { NS = STRATA_PT_NSLICE, NP = STRATA_PT_NPIPE, NK = STRATA_PT_NPIECE };
   if (pt->slice[0][0] > 0) {
     /* sliced from the smallest size from which it is no slower at every larger size */
-    uint64_t from = 2 * strata_pt_slice_sizes[NS - 1];
+    uint64_t from = NEVER; /* sliced never won, up to the largest size measured */
     for (int i = NS - 1; i >= 0 && pt->slice[i][1] <= pt->slice[i][0]; i--) from = strata_pt_slice_sizes[i];
     pt->node_slice_min = from;
   }
@@ -130,7 +130,7 @@ void strata_plan_times_path(char *out, size_t n, int P) {
 }
 
 int strata_plan_same_placement(double a, double b) {
-  return a > 0 && b > 0 && a < 2 * b && b < 2 * a;
+  return a > 0 && b > 0 && a < 1.5 * b && b < 1.5 * a;
 }
 
 int strata_plan_samples_combine(const strata_plan_samples_t *ss, double ns, strata_plan_times_t *out) {
@@ -162,10 +162,20 @@ static int read_word(FILE *f, const char *w) {
   return fscanf(f, "%31s", b) == 1 && !strcmp(b, w);
 }
 
+/* a threshold table is all measured (every entry > 0) or not at all (all 0) */
+static int whole(const float *v, int n) {
+  int pos = 0;
+  for (int i = 0; i < n; i++) pos += v[i] > 0;
+  return pos == 0 || pos == n;
+}
+
 static int read_sample(FILE *f, strata_plan_times_t *pt) {
   if (!read_word(f, "slice") || !read_row(f, &pt->slice[0][0], STRATA_PT_NSLICE * 2)) return 0;
   if (!read_word(f, "pipe") || !read_row(f, &pt->pipe[0][0], STRATA_PT_NPIPE * 4)) return 0;
   if (!read_word(f, "piece") || !read_row(f, &pt->piece[0][0], 2 * STRATA_PT_NPIECE)) return 0;
+  if (!whole(&pt->slice[0][0], STRATA_PT_NSLICE * 2) || !whole(&pt->pipe[0][0], STRATA_PT_NPIPE * 4) ||
+      !whole(&pt->piece[0][0], 2 * STRATA_PT_NPIECE))
+    return 0;
   char cn[32], an[32];
   for (;;) {
     if (fscanf(f, "%31s", cn) != 1) return 0;

@@ -19,7 +19,7 @@
  * moves between them in ~25 ns, "far": ~200 ns), changing every few seconds or launches, and
  * the fastest plan is not the same in both. Each sample records the one-way cache-line
  * latency between ranks 0 and 1 when it was taken; an init measures that latency (~1 ms)
- * and plans with the samples taken within 2x of it, measuring a new one (about 1 s) while
+ * and plans with the samples taken within 1.5x of it, measuring a new one (about 1 s) while
  * fewer than STRATA_PT_SAMPLES match, up to STRATA_PT_MAX_SAMPLES in all. */
 #define STRATA_PT_SAMPLES 2
 #define STRATA_PT_MAX_SAMPLES 8
@@ -70,7 +70,7 @@ typedef struct strata_plan_samples {
   strata_plan_times_t s[STRATA_PT_MAX_SAMPLES];
 } strata_plan_samples_t;
 
-/* Do two placement latencies (ns) describe the same placement (within 2x)? */
+/* Do two placement latencies (ns) describe the same placement (within 1.5x)? */
 int strata_plan_same_placement(double a, double b);
 /* out's tables := the geometric means of the samples taken in the placement `ns` (all of them
  * where none was, or ns <= 0), decided from out's current thresholds; returns how many matched. */
