@@ -119,8 +119,16 @@ static void file_name(char *suffix, size_t n, int P) {
     for (const char *p = v; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
     h = (h ^ ';') * 0x100000001b3ull;
   }
-  if (any) snprintf(suffix, n, "-%dranks-v%d-env%08llx", P, STRATA_PT_VERSION, (unsigned long long)(h & 0xffffffffu));
-  else snprintf(suffix, n, "-%dranks-v%d", P, STRATA_PT_VERSION);
+  /* an instrumented build (ASan/UBSan) times its own plans: slower, and not what a
+   * release build pays */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+  const char *build = "-sanitized";
+#else
+  const char *build = "";
+#endif
+  if (any)
+    snprintf(suffix, n, "-%dranks-v%d%s-env%08llx", P, STRATA_PT_VERSION, build, (unsigned long long)(h & 0xffffffffu));
+  else snprintf(suffix, n, "-%dranks-v%d%s", P, STRATA_PT_VERSION, build);
 }
 
 void strata_plan_times_path(char *out, size_t n, int P) {
