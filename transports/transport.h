@@ -77,8 +77,6 @@ typedef struct strata_tp_init {
   strata_oob_t *oob;
   const uint8_t *reached;    /* per world rank: 1 when an earlier transport carries it */
   int inter_host_only;       /* an earlier transport carries every message inside this host */
-  uint64_t shm_cma_min;      /* shm: messages above this are read by CMA (0: above one cell);
-                                derived from this host's figures (runtime/tuner/machine.c) */
 } strata_tp_init_t;
 
 /* The registry (transports/registry.c): every transport built in, in order of preference. */

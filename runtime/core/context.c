@@ -65,7 +65,7 @@ static strata_result_t transports_setup(strata_context_t *x, strata_oob_t *oob, 
       local_left |= !reached[w] && x->host_of[w] == x->my_host;
     }
     if (!any) break; /* every rank reaches every peer already */
-    strata_tp_init_t in = {me, P, x->host_of, x->my_host, x->key, oob, reached, !local_left, x->machine.cma_min};
+    strata_tp_init_t in = {me, P, x->host_of, x->my_host, x->key, oob, reached, !local_left};
     strata_transport_t *t = NULL;
     rc = e[i].create(&in, &t);
     if (rc != STRATA_SUCCESS) {

@@ -39,8 +39,7 @@ void strata_tuner_init_machine(strata_tuner_t *t, int nranks, int node_ok, int p
     t->alpha = envd("STRATA_COST_ALPHA_US", 0.5) * 1e-6;
     t->alpha_rndv = envd("STRATA_COST_RNDV_US", use_p2p && m->cma_alpha > 0 ? m->cma_alpha * 1e6 : 1.5) * 1e-6;
     t->beta = 1.0 / (envd("STRATA_COST_BW_GBS", use_p2p && m->cma_bw > 0 ? m->cma_bw * 1e-9 : 6.0) * 1e9);
-    /* the shm transport's CMA threshold: derived on the machine where measured */
-    t->eager = m && m->cma_min && m->cma_min < 8128 ? (size_t)m->cma_min : 8128;
+    t->eager = 8128;
     /* in place, a peer reads what this core just wrote: at the staging copy's speed (the
      * calibration's copy of data the other core wrote), while it fits this core's cache */
     if (use_p2p && m->node_bw > 0) {

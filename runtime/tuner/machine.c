@@ -336,16 +336,6 @@ void strata_machine_derive(strata_machine_t *m, int may_measure) {
   }
   /* the variables win over everything */
   if (env_u64("STRATA_SHM_STREAM_MIN", &m->stream_min)) snprintf(m->source, sizeof m->source, "env");
-  /* the shm transport's CMA threshold: a CMA read costs cma_alpha + n / cma_bw, a copy
-   * through the cells n / node_bw (the staging copy between the two cores); CMA from where
-   * the two cross, at least 1 KiB. 0 (one cell's payload) without measured figures or with
-   * STRATA_SHM_EAGER set */
-  m->cma_min = 0;
-  if (m->calibrated && m->cma_alpha > 0 && m->cma_bw > 0 && m->node_bw > 0 && !getenv("STRATA_SHM_EAGER")) {
-    double d = 1.0 / m->node_bw - 1.0 / m->cma_bw;
-    double x = d > 0 ? m->cma_alpha / d : 1e30;
-    m->cma_min = x < 1024 ? 1024 : x > (double)(1 << 20) ? (uint64_t)(1 << 20) : (uint64_t)x;
-  }
   m->node_pipe_min = 32768;
   m->node_slice_min = 65536;
   m->node_pipe = 4;
@@ -360,9 +350,8 @@ void strata_machine_describe(const strata_machine_t *m, char *out, size_t n) {
   if (m->stream_min == NEVER) snprintf(sm, sizeof sm, "never");
   else snprintf(sm, sizeof sm, "%llu B", (unsigned long long)m->stream_min);
   snprintf(out, n, "machine figures (%s): streaming stores from %s, flag round trip %.0f ns, staging copy %.1f GB/s, "
-           "reduce %.1f GB/s, CMA %.2f us + %.1f GB/s (shm messages by CMA above %llu B), node pipeline from %llu B in %d chunks, sliced node allreduce from %llu B", m->source, sm,
+           "reduce %.1f GB/s, CMA %.2f us + %.1f GB/s, node pipeline from %llu B in %d chunks, sliced node allreduce from %llu B", m->source, sm,
            m->node_alpha * 2e9, m->node_bw * 1e-9, m->reduce_bw * 1e-9, m->cma_alpha * 1e6, m->cma_bw * 1e-9,
-           (unsigned long long)(m->cma_min ? m->cma_min : 8128),
            (unsigned long long)m->node_pipe_min,
            m->node_pipe, (unsigned long long)m->node_slice_min);
 }

@@ -22,8 +22,6 @@ typedef struct strata_machine {
   uint64_t node_slice_min;  /* node allreduce: sliced reduction from this size */
   int32_t node_pipe;
   uint64_t ring_chunk;      /* point-to-point pipeline piece on one host (0: STRATA_RING_CHUNK's) */
-  uint64_t cma_min;         /* shm transport: messages above this by CMA, where under one cell
-                               (0: above one cell); where CMA's cost crosses the cells' copy */
   int32_t calibrated;       /* 1: measured here (or cached), 0: from hwloc/defaults */
   double node_alpha;        /* one shared-flag synchronisation between two cores, s */
   double node_bw;           /* staging copy (cache-resident), bytes/s */

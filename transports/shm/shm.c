@@ -112,7 +112,6 @@ typedef struct shm_tp {
   shm_peer_t *peer;
   char *seg;
   size_t seg_size, block_size, cell_size, payload;
-  size_t rts_min;                  /* larger messages go by CMA (<= payload) */
   uint32_t ncell, nfin;
   uint64_t rtail;        /* my inbox: next ticket to read */
   int cma;
@@ -213,14 +212,14 @@ static int push_sends(shm_tp_t *t, int j) {
   }
   while (p->sendq) {
     strata_treq_t *r = p->sendq;
-    int rts = r->len > t->rts_min && t->cma && r->off == 0;
+    int rts = r->len > t->payload && t->cma && r->off == 0;
     if (rts && !t->nfin_free) break; /* every completion word is out: wait for one */
     char *c = cell_claim(t, j, &tk);
     if (!c) break;
     cell_hdr_t *h = (cell_hdr_t *)c;
     h->tag = r->tag;
     h->total = r->len;
-    if (!rts && r->len <= t->payload && r->off == 0) {
+    if (r->len <= t->payload && r->off == 0) {
       h->type = C_EAGER;
       h->len = (uint32_t)r->len;
       if (r->len) memcpy(c + LINE, r->buf, r->len);
@@ -814,12 +813,9 @@ strata_result_t strata_shm_create(const strata_tp_init_t *in, strata_transport_t
   for (int w = 0; w < in->world_size; w++)
     if (in->host_of[w] == in->my_host && !ok[w]) t->cma = 0;
   free(ok);
-  /* where a CMA read beats a copy through the cells, if that is below one cell's payload */
-  t->rts_min = in->shm_cma_min && in->shm_cma_min < t->payload ? (size_t)in->shm_cma_min : t->payload;
   if (orc != STRATA_SUCCESS) { shm_destroy(&t->base); return orc; }
-  SLOG_INFO("shm: %d local ranks, inbox %u x %zu B cells per rank (%zu B segment), messages above %zu B by %s",
-            L, t->ncell, t->cell_size, t->seg_size, t->cma ? t->rts_min : t->payload,
-            t->cma ? "CMA (process_vm_readv)" : "fragments");
+  SLOG_INFO("shm: %d local ranks, inbox %u x %zu B cells per rank (%zu B segment), large messages by %s",
+            L, t->ncell, t->cell_size, t->seg_size, t->cma ? "CMA (process_vm_readv)" : "fragments");
   *out = &t->base;
   return STRATA_SUCCESS;
 }
