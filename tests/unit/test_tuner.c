@@ -107,6 +107,26 @@ static void test_shapes(void **st) {
   }
 }
 
+/* Allreduce "times" at the measured sizes: every algorithm as the model estimates it, the
+ * winner 3x faster than the best of them */
+static void measure_as_modelled(const strata_tuner_t *t, float tab[][STRATA_PT_NPTS], int inplace,
+                                strata_algo_t winner) {
+  for (int i = 0; i < STRATA_PT_NPTS; i++) {
+    size_t b = strata_pt_bytes(STRATA_COLL_ALLREDUCE, 2, i);
+    strata_algo_t list[16];
+    int n = strata_algo_list(STRATA_COLL_ALLREDUCE, list, 16);
+    double lo = 1e30;
+    for (int k = 0; k < n; k++) {
+      double e = strata_tuner_model_cost(t, STRATA_COLL_ALLREDUCE, list[k], b, inplace);
+      if (e < 1e29) {
+        tab[list[k]][i] = (float)e;
+        if (e < lo) lo = e;
+      }
+    }
+    tab[winner][i] = (float)(lo / 3);
+  }
+}
+
 /* Measured plan times: at the measured sizes the choice is the measured winner, between
  * them the model's form scaled by the measurements around; other rank counts and
  * communicators across hosts ignore them. */
@@ -119,20 +139,7 @@ static void test_measured_times(void **st) {
   strata_tuner_t t;
   strata_tuner_init(&t, 2, 1, 1, 0);
   /* ring measured 3x faster than every other allreduce at every size; the rest as modelled */
-  for (int i = 0; i < STRATA_PT_NPTS; i++) {
-    size_t b = strata_pt_bytes(STRATA_COLL_ALLREDUCE, 2, i);
-    strata_algo_t list[16];
-    int n = strata_algo_list(STRATA_COLL_ALLREDUCE, list, 16);
-    double lo = 1e30;
-    for (int k = 0; k < n; k++) {
-      double e = strata_tuner_model_cost(&t, STRATA_COLL_ALLREDUCE, list[k], b, 0);
-      if (e < 1e29) {
-        pt.t[STRATA_COLL_ALLREDUCE][list[k]][i] = (float)e;
-        if (e < lo) lo = e;
-      }
-    }
-    pt.t[STRATA_COLL_ALLREDUCE][STRATA_ALGO_RING][i] = (float)(lo / 3);
-  }
+  measure_as_modelled(&t, pt.t[STRATA_COLL_ALLREDUCE], 0, STRATA_ALGO_RING);
   strata_tuner_set_measured(&t, &pt);
   for (size_t b = 8; b <= ((size_t)64 << 20); b <<= 1) {
     double c = 0;
@@ -140,20 +147,7 @@ static void test_measured_times(void **st) {
     assert_true(c > 0 && c < 1e29);
   }
   /* in place, allreduce has its own times: recursive doubling measured fastest there */
-  for (int i = 0; i < STRATA_PT_NPTS; i++) {
-    size_t b = strata_pt_bytes(STRATA_COLL_ALLREDUCE, 2, i);
-    strata_algo_t list[16];
-    int n = strata_algo_list(STRATA_COLL_ALLREDUCE, list, 16);
-    double lo = 1e30;
-    for (int k = 0; k < n; k++) {
-      double e = strata_tuner_model_cost(&t, STRATA_COLL_ALLREDUCE, list[k], b, 1);
-      if (e < 1e29) {
-        pt.ip[list[k]][i] = (float)e;
-        if (e < lo) lo = e;
-      }
-    }
-    pt.ip[STRATA_ALGO_RECURSIVE_DOUBLING][i] = (float)(lo / 3);
-  }
+  measure_as_modelled(&t, pt.ip, 1, STRATA_ALGO_RECURSIVE_DOUBLING);
   for (size_t b = 8; b <= ((size_t)64 << 20); b <<= 1) {
     assert_int_equal(strata_tuner_choose_ex(&t, STRATA_COLL_ALLREDUCE, b, 1, NULL), STRATA_ALGO_RECURSIVE_DOUBLING);
     assert_int_equal(strata_tuner_choose_ex(&t, STRATA_COLL_ALLREDUCE, b, 0, NULL), STRATA_ALGO_RING);
