@@ -12,7 +12,7 @@
 
 #include "machine.h"
 
-static const size_t base_bytes[STRATA_PT_NPTS] = {8, 256, 4096, 32768, 131072, 524288, 2097152, 8388608};
+static const size_t base_bytes[STRATA_PT_NPTS] = {8, 128, 1024, 4096, 8192, 16384, 32768, 131072, 524288, 2097152, 8388608};
 const uint64_t strata_pt_slice_sizes[STRATA_PT_NSLICE] = {16384, 32768, 65536, 131072, 262144, 1048576};
 const uint64_t strata_pt_pipe_sizes[STRATA_PT_NPIPE] = {16384, 65536, 262144, 1048576, 4194304};
 const uint64_t strata_pt_pieces[STRATA_PT_NPIECE] = {131072, 262144, 1048576, 4194304};

@@ -13,8 +13,8 @@
 
 #include "../core/coll.h"
 
-#define STRATA_PT_NPTS 8 /* sizes 8 B .. 8 MiB */
-#define STRATA_PT_VERSION 4
+#define STRATA_PT_NPTS 11 /* sizes 8 B .. 8 MiB (plan_times.c) */
+#define STRATA_PT_VERSION 5
 /* Samples: these VMs run their two vCPUs in one of two placements ("near": a cache line
  * moves between them in ~25 ns, "far": ~200 ns), changing every few seconds or launches, and
  * the fastest plan is not the same in both. Each sample records the one-way cache-line
