@@ -324,12 +324,13 @@ strata_result_t strata_comm_tune_plans(strata_comm_t c, strata_plan_times_t **ou
   *out = NULL;
   const char *tune = getenv("STRATA_TUNE");
   const int P = c->nranks;
-  if ((tune && !strcmp(tune, "0")) || !c->all_local || P < 2 || !c->node.base || c->ctx->oversubscribed)
-    return STRATA_SUCCESS; /* timing with more ranks than cores measures the scheduler */
+  const int again = tune && !strcmp(tune, "again");
+  /* timing with more ranks than cores measures the scheduler: only when asked (again) */
+  if ((tune && !strcmp(tune, "0")) || !c->all_local || P < 2 || !c->node.base || (c->ctx->oversubscribed && !again))
+    return STRATA_SUCCESS;
   strata_plan_times_t *acc = calloc(1, sizeof *acc), *smp = calloc(1, sizeof *smp);
   strata_plan_samples_t *ss = calloc(1, sizeof *ss);
   if (!acc || !smp || !ss) { free(acc); free(smp); free(ss); return STRATA_ERR_SYSTEM; }
-  const int again = tune && !strcmp(tune, "again");
   /* the cache as rank 0 reads it, for every rank (a concurrent job may rewrite the file) */
   if (c->rank == 0 && (again || strata_plan_samples_read(ss, P) != 0)) memset(ss, 0, sizeof *ss);
   strata_result_t rc = strata_host_coll(c, STRATA_COLL_BROADCAST, ss, ss, sizeof *ss, STRATA_INT8, STRATA_SUM, 0,

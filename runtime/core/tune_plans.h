@@ -10,7 +10,8 @@
 
 /* Collective over c (a one-host world communicator). *out: the times (the caller owns
  * them), or NULL where nothing is measured (STRATA_TUNE=0, more ranks than cores, across
- * hosts, a single rank, no staging segment). STRATA_TUNE=again measures even when cached. */
+ * hosts, a single rank, no staging segment). STRATA_TUNE=again measures even when cached,
+ * and even with more ranks than cores. */
 strata_result_t strata_comm_tune_plans(strata_comm_t c, strata_plan_times_t **out);
 
 #endif

@@ -34,9 +34,6 @@ typedef struct ep_entry {
   ucp_ep_h ep;
 } ep_entry_t;
 
-/* What a UCX callback is handed: never the engine's request itself, which may be reused
- * once cancelled, but a slot the transport owns; cancel detaches the slot (r = NULL) and
- * the callback, whenever UCX runs it, only returns the slot to the free list. */
 /* Strata's acknowledgement of one message: its UCX tag and the receiver, and the
  * receiver's verdict (1, or -STRATA_ERR_INVALID_USAGE for a message of the wrong length). */
 typedef struct ack_hdr {
@@ -44,6 +41,9 @@ typedef struct ack_hdr {
   int32_t from, status;
 } ack_hdr_t;
 
+/* What a UCX callback is handed: never the engine's request itself, which may be reused
+ * once cancelled, but a slot the transport owns; cancel detaches the slot (r = NULL) and
+ * the callback, whenever UCX runs it, only returns the slot to the free list. */
 typedef struct uslot {
   strata_treq_t *r;
   void *ureq;                /* the UCX request while it is outstanding */
