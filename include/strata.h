@@ -29,7 +29,8 @@ typedef enum {
   STRATA_ERR_PEER_FAILED,      /* a peer is known to have died */
   STRATA_ERR_UNSUPPORTED,
   STRATA_ERR_INTERNAL,
-  STRATA_IN_PROGRESS
+  STRATA_IN_PROGRESS,
+  STRATA_ERR_REVOKED           /* the communicator was revoked (or this rank excluded from it) */
 } strata_result_t;
 
 typedef enum {
@@ -98,6 +99,27 @@ strata_result_t strata_ibarrier(strata_comm_t comm, strata_request_t *req);
 
 strata_result_t strata_test(strata_request_t req, int *done); /* done != 0 releases req */
 strata_result_t strata_wait(strata_request_t req);            /* releases req */
+
+/* Fault tolerance (docs/FAULTS.md). A failure (a dead or silent peer, a revoke) fails the
+ * communicator on every member: pending and later calls return STRATA_ERR_PEER_FAILED,
+ * STRATA_ERR_TIMEOUT or STRATA_ERR_REVOKED. Survivors then shrink it and may grow back. */
+/* The communicator's sticky error (STRATA_SUCCESS while healthy); never blocks. */
+strata_result_t strata_comm_get_async_error(strata_comm_t comm, strata_result_t *err);
+/* The comm ranks this rank knows or suspects to have failed (up to max of them). */
+strata_result_t strata_comm_failed_ranks(strata_comm_t comm, int *ranks, int max, int *nfailed);
+/* Not collective: every member's pending and later calls return STRATA_ERR_REVOKED. */
+strata_result_t strata_comm_revoke(strata_comm_t comm);
+/* Collective over the survivors: a communicator of every rank not excluded and not found
+ * dead or unresponsive, ranks renumbered in order; the survivors agree on the set. */
+strata_result_t strata_comm_shrink(strata_comm_t comm, const int *exclude, int nexclude,
+                                   strata_comm_t *newcomm);
+/* Collective over the survivors, fault tolerant: *flag becomes the bitwise AND of theirs. */
+strata_result_t strata_comm_agree(strata_comm_t comm, int *flag);
+/* Members call grow, nnew new processes call join, all with one id from
+ * strata_get_unique_id: members keep their ranks, joiner index becomes rank size + index. */
+strata_result_t strata_comm_grow(strata_comm_t comm, int nnew, strata_unique_id_t id,
+                                 strata_comm_t *newcomm);
+strata_result_t strata_comm_join(strata_unique_id_t id, int index, strata_comm_t *newcomm);
 
 /* Introspection (used by strata_info and the benchmarks). */
 size_t strata_dtype_size(strata_dtype_t dtype); /* 0 for an invalid dtype */

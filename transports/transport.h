@@ -105,6 +105,7 @@ strata_result_t strata_ucx_create(const strata_tp_init_t *init, strata_transport
 #define STRATA_TAG_SRC_BITS 20 /* UCX: world ranks up to 2^20 */
 #define STRATA_COMM_ID_LIMIT (1u << STRATA_TAG_COMM_BITS)
 #define STRATA_PROBE_COMM_ID (STRATA_COMM_ID_LIMIT - 1u) /* the link probe at init */
+#define STRATA_FT_COMM_ID (STRATA_COMM_ID_LIMIT - 2u)    /* failure notices, agreements (runtime/ft) */
 #define STRATA_SEQ_WINDOW (1u << (STRATA_TAG_SEQ_BITS - 1))
 static inline uint64_t strata_make_tag(uint32_t comm_id, uint32_t seq, uint32_t step_tag) {
   return ((uint64_t)(comm_id & 0xffffu) << 48) | ((uint64_t)(seq & 0xffffu) << 32) | step_tag;

@@ -26,6 +26,7 @@ typedef struct reply {
   uint32_t next_ipv4;
   uint16_t next_port, pad;
   uint64_t key;
+  int32_t rank, nranks; /* what a joiner becomes */
 } reply_t;
 
 typedef struct tcp_oob {
@@ -197,7 +198,7 @@ typedef struct root_conn {
 } root_conn_t;
 
 typedef struct root_group {
-  int nranks, count;
+  int nranks, count, nnew;
   uint8_t *have;       /* bitmap of registered ranks */
 } root_group_t;
 
@@ -223,6 +224,12 @@ static uint64_t conn_deadline_ns(void) {
 static const char *hello_check(const hello_t *h, uint64_t nonce) {
   if (h->magic != STRATA_UID_MAGIC) return "not a Strata hello";
   if (!hello_verify(h, nonce)) return "wrong job nonce";
+  if (h->flags & ~HELLO_JOIN) return "unknown flags";
+  if (h->flags & HELLO_JOIN) {
+    if (h->nranks != 0 || h->rank < 0 || h->rank >= STRATA_BOOT_MAX_RANKS) return "a joiner's index out of range";
+    return h->port == 0 ? "no port to reach it" : NULL;
+  }
+  if (h->nnew < 0 || h->nnew >= h->nranks) return "new ranks out of range";
   if (h->nranks < 1 || h->nranks > STRATA_BOOT_MAX_RANKS) return "nranks out of range";
   if (h->rank < 0 || h->rank >= h->nranks) return "rank out of range";
   if (h->port == 0) return "no port to reach it";
@@ -252,7 +259,7 @@ static void *root_main(void *p) {
     /* the nearest per-connection deadline bounds the wait */
     uint64_t now = strata_now_ns(), next = dl;
     for (int i = 0; i < n; i++)
-      if (c[i].group < 0 && c[i].deadline < next) next = c[i].deadline;
+      if (c[i].group == -1 && c[i].deadline < next) next = c[i].deadline;
     int wait_ms = next > now ? (int)((next - now) / 1000000ull) + 1 : 0;
     if (wait_ms > left) wait_ms = left;
     pf[0].fd = ra->lfd;
@@ -269,7 +276,7 @@ static void *root_main(void *p) {
       const char *why = NULL;
       if (x->fd < 0) continue;
       if (pf[i + 1].revents & (POLLIN | POLLERR | POLLHUP)) {
-        if (x->group >= 0) {
+        if (x->group >= 0 || x->group == -2) {
           /* a registered rank has nothing more to say: data or EOF means it is gone */
           why = "a registered rank's connection closed or sent more";
         } else {
@@ -278,6 +285,12 @@ static void *root_main(void *p) {
           else if (r > 0) x->got += (size_t)r;
           if (!why && x->got == sizeof x->h) {
             why = hello_check(&x->h, ra->nonce);
+            if (!why && (x->h.flags & HELLO_JOIN)) { /* placed once a grow's members say how */
+              x->group = -2;
+              x->rank = -1;
+              npending--;
+              continue;
+            }
             int g = -1;
             for (int j = 0; !why && j < ngroups; j++)
               if (groups[j].nranks == x->h.nranks) g = j;
@@ -285,11 +298,14 @@ static void *root_main(void *p) {
               if (ngroups == ROOT_MAX_GROUPS) why = "too many different job sizes claimed";
               else {
                 groups[ngroups].nranks = x->h.nranks;
+                groups[ngroups].nnew = x->h.nnew;
                 groups[ngroups].have = calloc(((size_t)x->h.nranks + 7) / 8, 1);
                 if (!groups[ngroups].have) why = "out of memory";
                 else g = ngroups++;
               }
             }
+            if (!why && groups[g].nnew != x->h.nnew) why = "a different number of new ranks than the others";
+            if (!why && x->h.rank >= groups[g].nranks - groups[g].nnew) why = "a member rank among the new ones";
             if (!why && (groups[g].have[x->h.rank / 8] >> (x->h.rank % 8)) & 1) why = "duplicate rank";
             if (!why) {
               groups[g].have[x->h.rank / 8] |= (uint8_t)(1u << (x->h.rank % 8));
@@ -301,7 +317,7 @@ static void *root_main(void *p) {
             }
           }
         }
-      } else if (x->group < 0 && now >= x->deadline) {
+      } else if (x->group == -1 && now >= x->deadline) {
         why = "no hello within STRATA_BOOT_CONN_MS";
       }
       if (why) {
@@ -314,7 +330,7 @@ static void *root_main(void *p) {
           root_group_t *gg = &groups[x->group];
           gg->have[x->rank / 8] &= (uint8_t)~(1u << (x->rank % 8));
           gg->count--;
-        } else {
+        } else if (x->group == -1) {
           npending--;
         }
         close(x->fd);
@@ -323,6 +339,33 @@ static void *root_main(void *p) {
     }
     /* sweep closed connections */
     int m = 0;
+    for (int i = 0; i < n; i++)
+      if (c[i].fd >= 0) c[m++] = c[i];
+    n = m;
+    /* joiners: the first group that expects new ranks takes them, index after its members */
+    for (int i = 0; i < n; i++) {
+      root_conn_t *x = &c[i];
+      int g = -1;
+      for (int j = 0; j < ngroups && g < 0; j++)
+        if (groups[j].nnew > 0) g = j;
+      if (x->group != -2 || g < 0) continue;
+      const char *why = NULL;
+      int r = groups[g].nranks - groups[g].nnew + x->h.rank;
+      if (x->h.rank >= groups[g].nnew) why = "its index is beyond the new ranks the members expect";
+      else if ((groups[g].have[r / 8] >> (r % 8)) & 1) why = "another joiner took that index";
+      if (why) {
+        SLOG_WARN("bootstrap root: joiner from %s (index %d) dropped: %s", x->peer, x->h.rank, why);
+        close(x->fd);
+        x->fd = -1;
+        continue;
+      }
+      groups[g].have[r / 8] |= (uint8_t)(1u << (r % 8));
+      groups[g].count++;
+      x->group = g;
+      x->rank = r;
+      if (groups[g].count == groups[g].nranks) done_group = g;
+    }
+    m = 0;
     for (int i = 0; i < n; i++)
       if (c[i].fd >= 0) c[m++] = c[i];
     n = m;
@@ -372,7 +415,7 @@ static void *root_main(void *p) {
         if (c[i].group == done_group) { by_rank[c[i].rank] = c[i].h; fd_of[c[i].rank] = c[i].fd; }
       for (int r = 0; r < g->nranks; r++) {
         const hello_t *nx = &by_rank[(r + 1) % g->nranks];
-        reply_t rep = {STRATA_UID_MAGIC, nx->ipv4, nx->port, 0, key};
+        reply_t rep = {STRATA_UID_MAGIC, nx->ipv4, nx->port, 0, key, r, g->nranks};
         if (fd_of[r] >= 0) send_all(fd_of[r], &rep, sizeof rep, dl);
       }
     }
@@ -481,7 +524,14 @@ static int accept_predecessor(int lfd, int want, uint64_t key, uint64_t dl) {
 
 strata_result_t strata_bootstrap_tcp_join(const strata_uid_t *uid, int rank, int nranks,
                                           strata_oob_t **out, uint64_t *job_key) {
+  return strata_bootstrap_tcp_join_ex(uid, rank, nranks, 0, -1, out, job_key);
+}
+
+strata_result_t strata_bootstrap_tcp_join_ex(const strata_uid_t *uid, int rank, int nranks, int nnew, int join_index,
+                                             strata_oob_t **out, uint64_t *job_key) {
   uint64_t dl = deadline_ns();
+  const int joining = join_index >= 0;
+  if (joining) { rank = join_index; nranks = 0; }
   tcp_oob_t *t = calloc(1, sizeof *t);
   if (!t) return STRATA_ERR_SYSTEM;
   t->oob.rank = rank;
@@ -503,7 +553,7 @@ strata_result_t strata_bootstrap_tcp_join(const strata_uid_t *uid, int rank, int
     free(t);
     return STRATA_ERR_TIMEOUT;
   }
-  hello_t h = {STRATA_UID_MAGIC, rank, nranks, myip, myport, 0, uid->nonce};
+  hello_t h = {STRATA_UID_MAGIC, rank, nranks, myip, myport, joining ? HELLO_JOIN : 0, uid->nonce, nnew, 0};
   reply_t rep;
   strata_result_t rc = send_all(rfd, &h, sizeof h, dl);
   if (rc == STRATA_SUCCESS) rc = recv_all(rfd, &rep, sizeof rep, dl);
@@ -513,6 +563,16 @@ strata_result_t strata_bootstrap_tcp_join(const strata_uid_t *uid, int rank, int
     close(lfd);
     free(t);
     return rc != STRATA_SUCCESS ? rc : STRATA_ERR_TRANSPORT;
+  }
+  if (joining) { /* the root says where this process goes */
+    if (rep.nranks < 1 || rep.rank < 0 || rep.rank >= rep.nranks) {
+      SLOG_WARN("bootstrap: joiner %d got an introduction without a rank", join_index);
+      close(lfd);
+      free(t);
+      return STRATA_ERR_TRANSPORT;
+    }
+    rank = t->oob.rank = rep.rank;
+    nranks = t->oob.nranks = rep.nranks;
   }
   *job_key = rep.key;
   if (nranks > 1) {

@@ -10,6 +10,7 @@
 #include "../device/device.h"
 #include "../engine/engine.h"
 #include "internal.h"
+#include "call_check.h"
 #include "handles.h"
 #include "host_coll.h"
 #include "log.h"
@@ -47,15 +48,10 @@ static strata_result_t started(strata_comm_t comm, strata_request_t *reqp, struc
   return STRATA_SUCCESS;
 }
 
-strata_result_t strata_coll_run_ex(strata_coll_t coll, const void *sendbuf, void *recvbuf, size_t count,
-                                   strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
-                                   strata_request_t *reqp, strata_algo_t force, void *stream, int has_stream) {
+static strata_result_t coll_run(strata_coll_t coll, const void *sendbuf, void *recvbuf, size_t count,
+                                strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
+                                strata_request_t *reqp, strata_algo_t force, void *stream, int has_stream) {
   const char *fn = fn_name(coll);
-  if (!comm) {
-    SLOG_WARN("%s: comm is NULL", fn);
-    return STRATA_ERR_INVALID_ARGUMENT;
-  }
-  if (reqp) *reqp = NULL;
   const int P = comm->nranks, me = comm->rank;
   const int reducing = coll == STRATA_COLL_ALLREDUCE || coll == STRATA_COLL_REDUCE || coll == STRATA_COLL_REDUCE_SCATTER;
   const int rooted = coll == STRATA_COLL_BROADCAST || coll == STRATA_COLL_REDUCE;
@@ -64,6 +60,12 @@ strata_result_t strata_coll_run_ex(strata_coll_t coll, const void *sendbuf, void
     dtype = STRATA_INT8;
     op = STRATA_SUM;
     count = 1;
+  }
+  if (strata_config()->check && comm->error == STRATA_SUCCESS) {
+    /* first, before any argument is judged here: a rank with a different root or count
+     * must not leave the others waiting in a collective it never joins */
+    strata_result_t crc = strata_call_check(comm, coll, count, dtype, reducing ? op : STRATA_SUM, rooted ? root : 0);
+    if (crc != STRATA_SUCCESS) return crc;
   }
   if ((unsigned)dtype >= STRATA_NUM_DTYPES) {
     SLOG_WARN("%s: invalid datatype %d", fn, (int)dtype);
@@ -123,6 +125,20 @@ strata_result_t strata_coll_run_ex(strata_coll_t coll, const void *sendbuf, void
   struct strata_request *req = NULL;
   strata_result_t rc = strata_host_coll(comm, coll, sendbuf, recvbuf, count, dtype, op, root, force, reqp ? &req : NULL);
   return reqp && rc == STRATA_SUCCESS ? started(comm, reqp, req, rc) : rc;
+}
+
+strata_result_t strata_coll_run_ex(strata_coll_t coll, const void *sendbuf, void *recvbuf, size_t count,
+                                   strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
+                                   strata_request_t *reqp, strata_algo_t force, void *stream, int has_stream) {
+  if (reqp) *reqp = NULL;
+  if (!comm) {
+    SLOG_WARN("%s: comm is NULL", fn_name(coll));
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  strata_comm_enter(comm);
+  strata_result_t rc = coll_run(coll, sendbuf, recvbuf, count, dtype, op, root, comm, reqp, force, stream, has_stream);
+  strata_comm_leave(comm);
+  return rc;
 }
 
 /* ---- public API ---- */
@@ -218,9 +234,12 @@ strata_result_t strata_test(strata_request_t h, int *done) {
   *done = 0;
   struct strata_request *req = held_request(h, "strata_test");
   if (!req) return STRATA_ERR_INVALID_USAGE;
+  struct strata_comm *c = req->comm;
+  strata_comm_enter(c);
   strata_result_t rc = strata_engine_test(req, done);
-  if (*done) return release(req);
-  strata_handle_put_back(h);
+  if (*done) rc = release(req);
+  else strata_handle_put_back(h);
+  strata_comm_leave(c);
   return rc;
 }
 
@@ -231,6 +250,10 @@ strata_result_t strata_wait(strata_request_t h) {
   }
   struct strata_request *req = held_request(h, "strata_wait");
   if (!req) return STRATA_ERR_INVALID_USAGE;
+  struct strata_comm *c = req->comm;
+  strata_comm_enter(c);
   strata_engine_wait(req);
-  return release(req);
+  strata_result_t rc = release(req);
+  strata_comm_leave(c);
+  return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "../engine/engine.h"
 #include "../device/dev_coll.h"
+#include "../ft/ft.h"
 #include "comm_ids.h"
 #include "handles.h"
 #include "host_coll.h"
@@ -58,7 +59,10 @@ static strata_result_t node_seg_setup(strata_comm_t c, strata_result_t (*sync)(v
     rc = strata_nseg_create(&c->node, name, c->nranks, cfg->node_nbuf, cfg->node_chunk);
   }
   rc2 = sync(arg);
-  if (rc2 != STRATA_SUCCESS) return rc2;
+  if (rc2 != STRATA_SUCCESS) {
+    if (c->rank == 0 && rc == STRATA_SUCCESS) strata_nseg_unlink(&c->node); /* leave no name behind */
+    return rc2;
+  }
   if (c->rank != 0) rc = strata_nseg_attach(&c->node, name, c->nranks, cfg->node_nbuf, cfg->node_chunk);
   int ok = rc == STRATA_SUCCESS;
   rc2 = agree(arg, &ok);
@@ -142,7 +146,9 @@ strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata
   strata_comm_t c = comm_alloc(x, oob->rank, oob->nranks, NULL, 0);
   strata_ctx_release(x); /* the communicator holds it now */
   if (!c) { oob->destroy(oob); return STRATA_ERR_SYSTEM; }
-  rc = node_seg_setup(c, oob_sync, oob_agree, oob);
+  c->uid = key;
+  rc = strata_ft_attach(c);
+  if (rc == STRATA_SUCCESS) rc = node_seg_setup(c, oob_sync, oob_agree, oob);
   oob->destroy(oob);
   if (rc == STRATA_SUCCESS) rc = tuner_setup(c);
   /* one host: time the candidate plans (or take the cached times), then plan with them */
@@ -156,6 +162,33 @@ strata_result_t strata_comm_create_world(strata_oob_t *oob, uint64_t key, strata
   return STRATA_SUCCESS;
 }
 
+
+static strata_result_t comm_sync(void *arg);
+static strata_result_t comm_agree(void *arg, int *ok);
+#define comm_sync_cb comm_sync
+#define comm_agree_cb comm_agree
+
+uint64_t strata_comm_child_uid(strata_comm_t parent, uint64_t salt) {
+  uint64_t h = parent->uid ^ (0x9e3779b97f4a7c15ull * (parent->nchildren + 1)) ^ (salt * 0xc2b2ae3d27d4eb4full);
+  h ^= h >> 31;
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 29);
+}
+
+strata_result_t strata_comm_derive(strata_comm_t parent, int rank, int nranks, int *world, uint32_t id, uint64_t uid,
+                                   strata_result_t (*sync)(void *), strata_result_t (*agree)(void *, int *),
+                                   void *arg, strata_comm_t *out) {
+  *out = NULL;
+  strata_comm_t c = comm_alloc(parent->ctx, rank, nranks, world, id);
+  if (!c) { free(world); return STRATA_ERR_SYSTEM; }
+  c->uid = uid;
+  strata_result_t rc = strata_ft_attach(c);
+  if (rc == STRATA_SUCCESS) rc = node_seg_setup(c, sync ? sync : comm_sync_cb, agree ? agree : comm_agree_cb, sync ? arg : c);
+  if (rc == STRATA_SUCCESS) rc = tuner_setup(c);
+  if (rc != STRATA_SUCCESS) { strata_comm_destroy(c); return rc; }
+  *out = c;
+  return STRATA_SUCCESS;
+}
 
 static strata_result_t comm_sync(void *arg) {
   return strata_host_coll((strata_comm_t)arg, STRATA_COLL_BARRIER, NULL, NULL, 0, STRATA_INT8, STRATA_SUM, 0,
@@ -195,6 +228,8 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
       free(all);
       return STRATA_ERR_INVALID_USAGE;
     }
+  uint64_t uid = strata_comm_child_uid(comm, 0);
+  comm->nchildren++; /* on every member, with a child here or not */
   if (color < 0) { free(all); return STRATA_SUCCESS; } /* no id used up */
   int n = 0, myrank = 0;
   for (int r = 0; r < P; r++) n += all[4 * r] == color;
@@ -219,12 +254,11 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
   }
   free(order);
   free(all);
-  strata_comm_t c = comm_alloc(comm->ctx, myrank, n, world, id);
-  if (!c) { free(world); return STRATA_ERR_SYSTEM; }
   strata_comm_id_take(comm, id);
-  rc = node_seg_setup(c, comm_sync, comm_agree, c);
-  if (rc == STRATA_SUCCESS) rc = tuner_setup(c);
-  if (rc != STRATA_SUCCESS) { strata_comm_destroy(c); return rc; }
+  strata_comm_t c = NULL;
+  rc = strata_comm_derive(comm, myrank, n, world, id, uid ^ (uint64_t)(uint32_t)color * 0xff51afd7ed558ccdull, NULL,
+                          NULL, NULL, &c);
+  if (rc != STRATA_SUCCESS) return rc;
   SLOG_INFO("split: color %d key %d -> rank %d of %d (comm id %u)", color, key, myrank, n, c->id);
   *newcomm = c;
   return STRATA_SUCCESS;
@@ -239,6 +273,8 @@ strata_result_t strata_comm_destroy(strata_comm_t comm) {
               comm->ctx->hostname);
     strata_engine_fail_all(comm, STRATA_ERR_INVALID_USAGE);
   }
+  if (comm->ft && comm->error != STRATA_SUCCESS) strata_ft_flush_notices(comm, 20000000ull);
+  strata_ft_detach(comm);
   int held = strata_handle_retire_comm(comm);
   if (held) SLOG_WARN("strata_comm_destroy: %d request handle(s) not waited for are now invalid", held);
   strata_comm_id_release(comm);
@@ -254,10 +290,16 @@ strata_result_t strata_comm_destroy(strata_comm_t comm) {
   return STRATA_SUCCESS;
 }
 
+/* Safe from another thread while a call is blocked in Strata: that call returns at once
+ * (STRATA_ERR_INVALID_USAGE) and the members are told (their calls end STRATA_ERR_REVOKED). */
 strata_result_t strata_comm_abort(strata_comm_t comm) {
   if (!comm) { SLOG_WARN("strata_comm_abort: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
-  strata_engine_fail_all(comm, STRATA_ERR_INVALID_USAGE);
-  comm->error = STRATA_ERR_INVALID_USAGE;
+  atomic_store(&comm->abort_req, (int)STRATA_ERR_INVALID_USAGE);
+  if (strata_comm_try_enter(comm)) { /* no call in progress: fail it here */
+    strata_ft_poll(comm);
+    comm->error = STRATA_ERR_INVALID_USAGE;
+    strata_comm_leave(comm);
+  }
   return STRATA_SUCCESS;
 }
 

@@ -2,6 +2,8 @@
 #ifndef STRATA_COMM_INT_H
 #define STRATA_COMM_INT_H
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "../../transports/shm/node_seg.h"
@@ -97,7 +99,24 @@ struct strata_comm {
   strata_result_t error;        /* sticky after a timeout or peer failure */
   int logged_shapes;
   struct strata_dev_comm *dev;  /* device buffers: streams, IPC mappings, staging (lazily) */
+  struct strata_ft *ft;         /* failures known, notices, agreements (runtime/ft) */
+  uint64_t uid;                 /* equal on every member, differs between communicators */
+  uint32_t nchildren;           /* communicators made from this one (their uids) */
+  _Atomic int abort_req;        /* from strata_comm_abort / revoke on another thread: the error to fail with */
+  int aborted;                  /* strata_comm_abort took effect */
+  _Atomic int busy;             /* a thread is inside a call on it (1) or abort is failing it (2) */
 };
+
+/* One thread at a time in a call on a communicator; abort and revoke from another thread
+ * only try, and otherwise leave a request (abort_req) the calling thread acts on. */
+static inline int strata_comm_try_enter(struct strata_comm *c) {
+  int e = 0;
+  return atomic_compare_exchange_strong(&c->busy, &e, 1);
+}
+static inline void strata_comm_enter(struct strata_comm *c) {
+  while (!strata_comm_try_enter(c)) sched_yield();
+}
+static inline void strata_comm_leave(struct strata_comm *c) { atomic_store(&c->busy, 0); }
 
 static inline int comm_world_rank(const struct strata_comm *c, int r) {
   return c->world ? c->world[r] : r;

@@ -18,11 +18,11 @@ strata_result_t strata_comm_id_agree(struct strata_comm *parent, uint32_t *id) {
                                         STRATA_UINT8, STRATA_MAX, 0, STRATA_ALGO_AUTO, NULL);
   if (rc == STRATA_SUCCESS) {
     uint32_t k = 1;
-    while (k < STRATA_PROBE_COMM_ID && used[k]) k++;
-    if (k >= STRATA_PROBE_COMM_ID) {
+    while (k < STRATA_FT_COMM_ID && used[k]) k++;
+    if (k >= STRATA_FT_COMM_ID) {
       SLOG_WARN("strata_comm_split: rank %d of %d (%s): every one of the %u communicator ids is in use by a "
                 "member (destroy communicators first)", parent->rank, parent->nranks, x->hostname,
-                STRATA_PROBE_COMM_ID - 1);
+                STRATA_FT_COMM_ID - 1);
       rc = STRATA_ERR_UNSUPPORTED;
     }
     *id = k;

@@ -149,6 +149,7 @@ static void parse_hier(const char *v) {
 static void cfg_load(void) {
   strata_log_init();
   cfg.timeout_ms = env_long("STRATA_TIMEOUT_MS", 600000, 1, 1L << 40);
+  cfg.check = (int)env_long("STRATA_CHECK", 0, 0, 1);
   cfg.ring_chunk = (size_t)env_long("STRATA_RING_CHUNK", 256 << 10, 1024, 1L << 30);
   cfg.node_chunk = (size_t)env_long("STRATA_SHM_CHUNK", 128 << 10, 4096, 16L << 20);
   cfg.node_chunk = (cfg.node_chunk + 63) & ~(size_t)63;

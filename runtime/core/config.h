@@ -9,6 +9,7 @@
 
 typedef struct strata_config {
   int64_t timeout_ms;        /* STRATA_TIMEOUT_MS, default 600000 */
+  int check;                 /* STRATA_CHECK=1: every collective first checks its arguments match */
   unsigned transports;       /* STRATA_TRANSPORTS=shm,ucx: bit i = transport i of the registry
                                 (transports/registry.c); default all */
   size_t ring_chunk;         /* STRATA_RING_CHUNK bytes for pipelined p2p algorithms */

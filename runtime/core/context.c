@@ -105,6 +105,7 @@ strata_result_t strata_ctx_create(strata_oob_t *oob, uint64_t key, strata_contex
   x->key = key;
   x->comm_id_used[0] = 1;               /* the world */
   x->comm_id_used[STRATA_PROBE_COMM_ID] = 1; /* the link probe */
+  x->comm_id_used[STRATA_FT_COMM_ID] = 1;    /* failure notices and agreements */
   gethostname(x->hostname, sizeof x->hostname - 1);
   const char *hid = getenv("STRATA_HOSTID"); /* tests: pretend ranks sit on different hosts */
   snprintf(h[me].name, sizeof h[me].name, "%s", hid && *hid ? hid : x->hostname);

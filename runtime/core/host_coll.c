@@ -9,6 +9,7 @@
 
 #include "../algorithms/algo.h"
 #include "../engine/engine.h"
+#include "../ft/ft.h"
 #include "host_coll.h"
 #include "log.h"
 
@@ -174,7 +175,7 @@ strata_result_t strata_host_coll(strata_comm_t comm, strata_coll_t coll, const v
     op = STRATA_SUM;
     count = 1;
   }
-  if (comm->error != STRATA_SUCCESS) return comm->error;
+  if (strata_ft_poll(comm) != STRATA_SUCCESS) return comm->error; /* failed, revoked, aborted */
   if (count == 0) { /* nothing to move: a request that is already done */
     if (!out) return STRATA_SUCCESS;
     struct strata_request *r = strata_request_get(comm);

@@ -23,5 +23,12 @@ strata_result_t strata_coll_run_ex(strata_coll_t coll, const void *sendbuf, void
 strata_algo_t strata_comm_choose(strata_comm_t comm, strata_coll_t coll, size_t bytes, int inplace, double *cost,
                                  int *overridden);
 void strata_comm_free_cache(strata_comm_t comm);
+/* A communicator of the parent's context: world[] (taken over) maps its ranks; sync/agree
+ * (NULL: over the new communicator itself) coordinate its staging segment. */
+strata_result_t strata_comm_derive(strata_comm_t parent, int rank, int nranks, int *world, uint32_t id, uint64_t uid,
+                                   strata_result_t (*sync)(void *), strata_result_t (*agree)(void *, int *),
+                                   void *arg, strata_comm_t *out);
+/* A uid for the parent's next child, equal on every member that passes the same salt. */
+uint64_t strata_comm_child_uid(strata_comm_t parent, uint64_t salt);
 
 #endif

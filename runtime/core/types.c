@@ -13,6 +13,7 @@ const char *strata_result_string(strata_result_t r) {
   case STRATA_ERR_UNSUPPORTED: return "unsupported";
   case STRATA_ERR_INTERNAL: return "internal error";
   case STRATA_IN_PROGRESS: return "in progress";
+  case STRATA_ERR_REVOKED: return "communicator revoked";
   default: return "unknown result code";
   }
 }

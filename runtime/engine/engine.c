@@ -23,6 +23,7 @@
 #include "../../kernels/strata_kernels.h"
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../ft/ft.h"
 
 #define WINDOW 256              /* steps of one request looked at per pass */
 #define STRATA_CLOCK_POLLS 128  /* polls between clock reads while waiting (power of two) */
@@ -500,6 +501,7 @@ void strata_engine_fail_all(struct strata_comm *c, strata_result_t err) {
     r = next;
   }
   c->active_head = c->active_tail = NULL;
+  strata_ft_spread(c, c->error); /* the other members stop too (once) */
 }
 
 /* Is a peer this request waits on known to be dead? */
@@ -512,6 +514,7 @@ static strata_result_t check_peers(struct strata_request *req) {
       if (q != c->rank && tp->ops->peer_alive(tp, comm_world_rank(c, q)) != STRATA_SUCCESS) {
         SLOG_WARN("rank %d (world %d, %s) died during a %s", q, comm_world_rank(c, q),
                   c->ctx->hostnames[comm_world_rank(c, q)], strata_coll_name(plan->coll));
+        strata_ft_suspect(c, q, "its process is gone");
         return STRATA_ERR_PEER_FAILED;
       }
     }
@@ -527,6 +530,7 @@ static strata_result_t check_peers(struct strata_request *req) {
     if (tp->ops->peer_alive(tp, comm_world_rank(c, s->peer)) != STRATA_SUCCESS) {
       SLOG_WARN("rank %d (world %d, %s) died during a %s", s->peer, comm_world_rank(c, s->peer),
                 c->ctx->hostnames[comm_world_rank(c, s->peer)], strata_coll_name(plan->coll));
+      strata_ft_suspect(c, s->peer, "its process or connection is gone");
       return STRATA_ERR_PEER_FAILED;
     }
   }
@@ -555,6 +559,7 @@ static void time_out(struct strata_request *req, uint64_t quiet_ns) {
   SLOG_WARN("rank %d of %d (world %d, %s): %s #%u timed out: nothing moved for %llu ms "
             "(STRATA_TIMEOUT_MS), waiting on %s", c->rank, c->nranks, c->ctx->world_rank, c->ctx->hostname,
             strata_coll_name(req->plan->coll), req->seq, (unsigned long long)(quiet_ns / 1000000ull), who);
+  if (q >= 0) strata_ft_suspect(c, q, "silent for STRATA_TIMEOUT_MS");
   strata_engine_fail_all(c, STRATA_ERR_TIMEOUT);
 }
 
@@ -579,6 +584,7 @@ strata_result_t strata_engine_test(struct strata_request *req, int *done) {
     struct strata_comm *c = req->comm;
     uint64_t before = c->moves;
     strata_engine_progress(c);
+    if (!req->done) strata_ft_poll(c); /* a notice from a member, an abort */
     /* a caller polling strata_test on a machine with more ranks than cores: give the core to
      * the peers this call waits on, as strata_wait does */
     if (!req->done && c->ctx->oversubscribed && c->moves == before) sched_yield();
@@ -619,6 +625,7 @@ strata_result_t strata_engine_wait(struct strata_request *req) {
         seen = c->moves;
         quiet_since = now;
       }
+      if (strata_ft_poll(c) != STRATA_SUCCESS && req->done) break; /* a member's notice, an abort */
       if (now - last_check > STRATA_PEER_CHECK_NS) { /* is a peer dead? */
         last_check = now;
         strata_result_t pr = check_peers(req);

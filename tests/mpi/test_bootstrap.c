@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
     int fd = connect_to(port);
     if (fd < 0) { usleep(20000); continue; }
     int kind = sent++ % 6;
-    hello_t h = {0x53545241u, 0, P, htonl(INADDR_LOOPBACK), 1, 0, nonce};
+    hello_t h = {0x53545241u, 0, P, htonl(INADDR_LOOPBACK), 1, 0, nonce, 0, 0};
     if (kind == 0) { if (ni < 8) { idle[ni++] = fd; fd = -1; } }           /* idle */
     else if (kind == 1) { char junk[300]; for (int i = 0; i < 300; i++) junk[i] = (char)rand(); send(fd, junk, sizeof junk, MSG_NOSIGNAL); }
     else if (kind == 2) { h.rank = P + 5; send(fd, &h, sizeof h, MSG_NOSIGNAL); } /* rank out of range */
