@@ -52,6 +52,10 @@ typedef struct strata_transport_ops {
   /* STRATA_TP_DRAIN transports: hand peers what this rank owes them before a finished call
    * returns (bounded); NULL: progress until idle is enough */
   void (*flush)(strata_transport_t *t);
+  /* optional: communicator comm_id failed; messages of its calls that arrive from now on
+   * are taken and dropped, so that their senders' requests end instead of lingering
+   * (UCX: a rendezvous send nobody receives cannot be withdrawn) */
+  void (*retire)(strata_transport_t *t, uint32_t comm_id);
 } strata_transport_ops_t;
 
 struct strata_transport {

@@ -334,6 +334,17 @@ static void finish(struct strata_request *req, strata_result_t status) {
   }
 }
 
+/* A send or receive failed with e: when its peer is known gone (a UCX endpoint error
+ * said so), that is a peer failure, and the peer is named as failed. */
+static strata_result_t failure_of(struct strata_request *req, const strata_step_t *s, strata_result_t e) {
+  struct strata_comm *c = req->comm;
+  strata_transport_t *tp = comm_tp(c, s->peer);
+  if (e != STRATA_ERR_PEER_FAILED && tp->ops->peer_alive(tp, comm_world_rank(c, s->peer)) == STRATA_ERR_PEER_FAILED)
+    e = STRATA_ERR_PEER_FAILED;
+  if (e == STRATA_ERR_PEER_FAILED) strata_ft_suspect(c, s->peer, "its connection failed");
+  return e;
+}
+
 /* Runs steps [first, first + n) of the plan once: st holds their states, *lop the first not
  * done. A dependency before `first` has completed (earlier steps finish first); a fence
  * also needs `oldest` (no older run of the loop body is unfinished). Returns the steps
@@ -354,7 +365,7 @@ static int run_steps(struct strata_request *req, int first, int n, uint8_t *st, 
       if (t == 0) continue;
       if (t < 0) {
         *lop = lo;
-        finish(req, (strata_result_t)-t);
+        finish(req, failure_of(req, s, (strata_result_t)-t));
         return -1;
       }
       st[i] = ST_DONE;
@@ -492,7 +503,12 @@ void strata_engine_progress(struct strata_comm *c) {
 }
 
 void strata_engine_fail_all(struct strata_comm *c, strata_result_t err) {
-  if (c->error == STRATA_SUCCESS) c->error = err;
+  if (c->error == STRATA_SUCCESS) {
+    c->error = err;
+    strata_context_t *x = c->ctx; /* its calls' messages still to come are dropped */
+    for (int i = 0; i < x->ntp; i++)
+      if (x->tp[i]->ops->retire) x->tp[i]->ops->retire(x->tp[i], c->id);
+  }
   struct strata_request *r = c->active_head;
   while (r) {
     struct strata_request *next = r->next;
@@ -559,7 +575,6 @@ static void time_out(struct strata_request *req, uint64_t quiet_ns) {
   SLOG_WARN("rank %d of %d (world %d, %s): %s #%u timed out: nothing moved for %llu ms "
             "(STRATA_TIMEOUT_MS), waiting on %s", c->rank, c->nranks, c->ctx->world_rank, c->ctx->hostname,
             strata_coll_name(req->plan->coll), req->seq, (unsigned long long)(quiet_ns / 1000000ull), who);
-  if (q >= 0) strata_ft_suspect(c, q, "silent for STRATA_TIMEOUT_MS");
   strata_engine_fail_all(c, STRATA_ERR_TIMEOUT);
 }
 

@@ -138,7 +138,7 @@ static int lb_reaches(strata_transport_t *t, int peer) {
 }
 
 static const strata_transport_ops_t lb_ops = {"loopback", 0, lb_reaches, lb_isend, lb_irecv, lb_progress,
-                                              lb_cancel, lb_alive, lb_destroy, NULL};
+                                              lb_cancel, lb_alive, lb_destroy, NULL, NULL};
 
 lb_hub_t *strata_lb_hub_create(int n) {
   lb_hub_t *h = calloc(1, sizeof *h);

@@ -35,6 +35,7 @@
 
 #include "../../runtime/core/config.h"
 #include "../../runtime/core/log.h"
+#include "../peer_pid.h"
 #include "../transport.h"
 #include "shm_file.h"
 
@@ -651,21 +652,7 @@ static strata_result_t shm_alive(strata_transport_t *tp, int peer) {
   shm_tp_t *t = (shm_tp_t *)tp;
   int j = local_index(t, peer);
   if (j < 0) return STRATA_SUCCESS;
-  int pid = atomic_load(seg_pid(t, j));
-  if (pid <= 0) return STRATA_SUCCESS;
-  if (kill(pid, 0) != 0 && errno == ESRCH) return STRATA_ERR_PEER_FAILED;
-  /* a killed process stays a zombie until its parent reaps it: it is dead all the same */
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  FILE *f = fopen(path, "r");
-  if (f) {
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *rp = strrchr(buf, ')');
-    if (rp && (rp[2] == 'Z' || rp[2] == 'X')) return STRATA_ERR_PEER_FAILED;
-  }
-  return STRATA_SUCCESS;
+  return strata_pid_dead(atomic_load(seg_pid(t, j))) ? STRATA_ERR_PEER_FAILED : STRATA_SUCCESS;
 }
 
 static void shm_destroy(strata_transport_t *tp) {
@@ -694,7 +681,7 @@ static int shm_reaches(strata_transport_t *tp, int peer) {
 }
 
 static const strata_transport_ops_t shm_ops = {"shm", STRATA_TP_SHARED_MEMORY, shm_reaches, shm_isend, shm_irecv,
-                                               shm_progress, shm_cancel, shm_alive, shm_destroy, NULL};
+                                               shm_progress, shm_cancel, shm_alive, shm_destroy, NULL, NULL};
 
 static volatile uint64_t cma_probe_value = 0x5354524154414d41ull;
 

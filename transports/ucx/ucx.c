@@ -27,6 +27,7 @@
 #include <ucp/api/ucp.h>
 
 #include "../../runtime/core/log.h"
+#include "../peer_pid.h"
 #include "../transport.h"
 
 typedef struct ep_entry {
@@ -61,8 +62,22 @@ typedef struct uslot {
   struct uslot *prev, *next; /* the awaited list, or the queue of acks to send */
 } uslot_t;
 
+/* A receive taking a message of a failed communicator nobody will receive (it is acked,
+ * so its sender's request ends), freed once done. */
+typedef struct sink {
+  struct sink *next;
+  strata_treq_t tr;
+  char data[];
+} sink_t;
+#define UCX_RETIRED_MAX 64
+#define UCX_DRAIN_NS 1000000ull /* how often progress looks for messages of failed communicators */
+
 typedef struct ucx_tp {
   strata_transport_t base;
+  uint32_t retired[UCX_RETIRED_MAX]; /* failed communicators' ids (the newest) */
+  int nretired;
+  sink_t *sinks;
+  uint64_t drained_at;
   uslot_t *free_slots;
   int broken;        /* a cancelled request UCX would not give back: the transport is failed */
   uint64_t cancel_deadline;
@@ -78,6 +93,7 @@ typedef struct ucx_tp {
   uint32_t my_host;
   int errmode;       /* -1: by locality, 0: none, 1: peer */
   int ndead, capdead;
+  int *pid;          /* per world rank on this host: its pid (0 elsewhere) */
   size_t ack_min;          /* messages of this many bytes or more are acknowledged */
   const char *rndv_from;   /* the rendezvous threshold as set (for the log) */
   uslot_t *awaited;        /* sends whose ack may come */
@@ -452,12 +468,67 @@ static ucs_status_t ack_recv(void *arg, const void *header, size_t header_length
   return UCS_OK;
 }
 
+static void ucx_retire(strata_transport_t *t, uint32_t comm_id) {
+  ucx_tp_t *u = (ucx_tp_t *)t;
+  for (int i = 0; i < u->nretired; i++)
+    if (u->retired[i] == comm_id) return;
+  if (u->nretired == UCX_RETIRED_MAX) { /* keep the newest */
+    memmove(u->retired, u->retired + 1, (UCX_RETIRED_MAX - 1) * sizeof *u->retired);
+    u->nretired--;
+  }
+  u->retired[u->nretired++] = comm_id;
+}
+
+/* Take every waiting message of a failed communicator into a sink: its sender's request
+ * ends (acked as usual) instead of waiting until that sender force-closes its endpoint,
+ * which the receiver would take for this sender's death. */
+static int drain(ucx_tp_t *u) {
+  int n = 0;
+  for (sink_t **pp = &u->sinks; *pp;) {
+    sink_t *k = *pp;
+    if (k->tr.state != 0) { *pp = k->next; free(k); continue; }
+    pp = &k->next;
+  }
+  const int shift = STRATA_TAG_SEQ_BITS + STRATA_TAG_STEP_BITS;
+  for (int i = 0; i < u->nretired; i++)
+    for (int k = 0; k < 64; k++) {
+      ucp_tag_recv_info_t info;
+      ucp_tag_message_h m = ucp_tag_probe_nb(u->worker, (ucp_tag_t)u->retired[i] << shift,
+                                             (ucp_tag_t)(STRATA_COMM_ID_LIMIT - 1) << shift, 1, &info);
+      if (!m) break;
+      sink_t *sk = malloc(sizeof *sk + info.length + 1);
+      if (!sk) return n;
+      int src = (int)(info.sender_tag >> (64 - STRATA_TAG_SRC_BITS));
+      ucp_request_param_t p;
+      uslot_t *sl = post_begin(u, &sk->tr, &p, src, info.length);
+      if (!sl) { free(sk); return n; }
+      p.cb.recv = recv_cb;
+      sl->is_recv = 1;
+      sl->ut = info.sender_tag;
+      p.op_attr_mask |= UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+      if (post_end(sl, ucp_tag_msg_recv_nbx(u->worker, sk->data, info.length, m, &p), "drain from", src) !=
+          STRATA_SUCCESS)
+        sk->tr.state = -1;
+      sk->next = u->sinks;
+      u->sinks = sk;
+      n++;
+    }
+  return n;
+}
+
 static int ucx_progress(strata_transport_t *t) {
   ucx_tp_t *u = (ucx_tp_t *)t;
   /* a broken transport no longer runs UCX: nothing may touch buffers handed back */
   if (u->broken) return 0;
   int n = (int)ucp_worker_progress(u->worker);
   if (u->ack_head) n += post_acks(u);
+  if (u->nretired || u->sinks) {
+    uint64_t now = ucx_now_ns();
+    if (now - u->drained_at > UCX_DRAIN_NS) {
+      u->drained_at = now;
+      drain(u);
+    }
+  }
   return n;
 }
 
@@ -501,6 +572,7 @@ static void ep_force_close(ucx_tp_t *u, int peer);
  * force-closing the endpoint to that peer, which completes every send on it; the next send
  * to the peer opens a new endpoint. A request UCX still will not give back fails the whole
  * transport, which then never progresses UCX again. */
+static strata_result_t ucx_alive(strata_transport_t *t, int peer);
 static void ucx_cancel(strata_transport_t *t, strata_treq_t *r, strata_result_t why) {
   (void)why; /* a receiver of a withdrawn UCX send learns of the failure by its own means */
   ucx_tp_t *u = (ucx_tp_t *)t;
@@ -524,8 +596,10 @@ static void ucx_cancel(strata_transport_t *t, strata_treq_t *r, strata_result_t 
    * waits UCX_CANCEL_WAIT_NS once, not once per request */
   uint64_t now = ucx_now_ns();
   if (now >= u->cancel_deadline) u->cancel_deadline = now + UCX_CANCEL_WAIT_NS;
-  while (r->state == 0 && !sl->acking && !sl->ucx_done && !u->broken && ucx_now_ns() < u->cancel_deadline)
-    ucp_worker_progress(u->worker);
+  /* a send to a peer known dead will not be taken: close its endpoint at once */
+  int dead = !sl->is_recv && ucx_alive(t, r->peer) == STRATA_ERR_PEER_FAILED;
+  while (!dead && r->state == 0 && !sl->acking && !sl->ucx_done && !u->broken && ucx_now_ns() < u->cancel_deadline)
+    ucx_progress(t); /* the peer's own drain may take it meanwhile */
   if (r->state == 0 && (sl->acking || sl->ucx_done)) { /* reached one of the states above meanwhile */
     ucx_cancel(t, r, why);
     return;
@@ -537,6 +611,10 @@ static void ucx_cancel(strata_transport_t *t, strata_treq_t *r, strata_result_t 
     while (r->state == 0 && ucx_now_ns() - t0 < UCX_CANCEL_WAIT_NS / 10) ucp_worker_progress(u->worker);
   }
   if (r->state == 0) {
+    /* it may still read (a send) or write (a receive) its buffer, which the caller now owns
+     * again: a send could deliver that buffer's later contents as this call's data. Only a
+     * transport that never runs UCX again is safe (the survivors go on without this rank;
+     * endpoints with peer error handling, STRATA_UCX_ERRMODE=peer, give every request back) */
     SLOG_WARN("ucx: a cancelled %zu-byte request to world rank %d is still held by UCX: the UCX transport "
               "is failed", r->len, r->peer);
     u->broken = 1;
@@ -550,6 +628,10 @@ static strata_result_t ucx_alive(strata_transport_t *t, int peer) {
   if (u->broken) return STRATA_ERR_TRANSPORT;
   for (int i = 0; i < u->ndead; i++)
     if (u->dead[i] == peer) return STRATA_ERR_PEER_FAILED;
+  if (u->pid && strata_pid_dead(u->pid[peer])) { /* this host: no UCX peer errors here */
+    mark_dead(u, peer);
+    return STRATA_ERR_PEER_FAILED;
+  }
   return STRATA_SUCCESS;
 }
 
@@ -593,11 +675,19 @@ static void ucx_destroy(strata_transport_t *t) {
         uint64_t now = ucx_now_ns();
         close_ep(u, u->eps[i].ep, now < dl ? dl - now : 0);
       }
+  for (sink_t *k = u->sinks; k; k = k->next)
+    if (k->tr.state == 0) ucx_cancel(t, &k->tr, STRATA_ERR_INVALID_USAGE);
   if (u->worker) ucp_worker_destroy(u->worker);
+  while (u->sinks) {
+    sink_t *k = u->sinks->next;
+    free(u->sinks);
+    u->sinks = k;
+  }
   if (u->ctx) ucp_cleanup(u->ctx);
   free(u->eps);
   free(u->addrs);
   free(u->dead);
+  free(u->pid);
   while (u->free_slots) {
     uslot_t *n = u->free_slots->next_free;
     free(u->free_slots);
@@ -631,7 +721,8 @@ static int ucx_reaches(strata_transport_t *t, int peer) {
 }
 
 static const strata_transport_ops_t ucx_ops = {"ucx", STRATA_TP_DRAIN, ucx_reaches, ucx_isend, ucx_irecv,
-                                               ucx_progress, ucx_cancel, ucx_alive, ucx_destroy, ucx_flush};
+                                               ucx_progress, ucx_cancel, ucx_alive, ucx_destroy, ucx_flush,
+                                               ucx_retire};
 
 strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t **out) {
   if (in->world_size > (1 << STRATA_TAG_SRC_BITS)) {
@@ -698,13 +789,18 @@ strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t
   /* every rank takes part in the exchanges below, even after a local failure */
   uint64_t *lens = calloc((size_t)u->P, sizeof *lens);
   if (!lens || !u->eps) { free(lens); ucx_destroy(&u->base); return STRATA_ERR_SYSTEM; }
-  lens[u->me] = st == UCS_OK ? len : 0;
+  /* address length, and the pid (a dead peer on this host is found by it) */
+  lens[u->me] = (st == UCS_OK ? len : 0) | (uint64_t)(uint32_t)getpid() << 32;
   strata_result_t rc = in->oob->allgather(in->oob, lens, sizeof *lens);
   size_t maxlen = 0;
   int failed = rc != STRATA_SUCCESS;
+  u->pid = calloc((size_t)u->P, sizeof *u->pid);
+  if (!u->pid) failed = 1;
   for (int i = 0; i < u->P; i++) {
-    if (!lens[i]) failed = 1;
-    if (lens[i] > maxlen) maxlen = lens[i];
+    size_t li = (size_t)(lens[i] & 0xffffffffu);
+    if (!li) failed = 1;
+    if (li > maxlen) maxlen = li;
+    if (u->pid && u->host_of[i] == u->my_host) u->pid[i] = (int)(lens[i] >> 32);
   }
   free(lens);
   if (failed) {
