@@ -250,6 +250,7 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
       goto out;
     }
     /* this round's state goes to every member not known failed */
+    int fresh = 0, differ = 0;
     uint8_t *mine = malloc(a.msz);
     strata_treq_t *tx = calloc((size_t)P, sizeof *tx);
     if (!mine || !tx) { free(mine); free(tx); rc = STRATA_ERR_SYSTEM; goto out; }
@@ -264,11 +265,14 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
         else waiting[q] = 1;
       }
     for (int q = 0; q < P; q++)
-      if (waiting[q]) post(&a, q, FT_ROUND, round, mine, &tx[q], 1);
+      if (waiting[q] && !post(&a, q, FT_ROUND, round, mine, &tx[q], 1)) {
+        drop_peer(&a, st, q, "a message to it could not be sent", 0);
+        waiting[q] = 0;
+        fresh = 1;
+      }
     memcpy(next.failed, st->failed, (size_t)P);
     memcpy(next.used, st->used, sizeof st->used);
     next.flag = st->flag;
-    int fresh = 0, differ = 0;
     uint64_t t0 = strata_now_ns(), checked = t0;
     for (;;) {
       int left = 0;
@@ -285,6 +289,11 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
         if (names_me(&a, m)) { a.excluded = 1; break; }
         if (memcmp(m + sizeof(agr_hdr_t), mine + sizeof(agr_hdr_t), a.psz)) differ = 1;
         merge(&a, m, &next);
+        for (int z = 0; z < P; z++) /* a member another survivor found failed: no need to wait for it */
+          if (waiting[z] && next.failed[z] && !st->failed[z]) {
+            drop_peer(&a, st, z, "another survivor found it failed", 0);
+            fresh = 1;
+          }
       }
       if (a.excluded) break;
       if (take_finals(&a, st, &decided)) break;

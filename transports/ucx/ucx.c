@@ -212,6 +212,7 @@ static ucp_ep_h get_ep(ucx_tp_t *u, int peer) {
   ucs_status_t st = ucp_ep_create(u->worker, &p, &ep);
   if (st != UCS_OK) {
     SLOG_WARN("ucx: cannot connect to world rank %d: %s", peer, ucs_status_string(st));
+    if (st == UCS_ERR_UNREACHABLE || st == UCS_ERR_CONNECTION_RESET) mark_dead(u, peer); /* nobody listens there */
     free(ea);
     return NULL;
   }
@@ -610,7 +611,12 @@ static void ucx_cancel(strata_transport_t *t, strata_treq_t *r, strata_result_t 
     uint64_t t0 = ucx_now_ns();
     while (r->state == 0 && ucx_now_ns() - t0 < UCX_CANCEL_WAIT_NS / 10) ucp_worker_progress(u->worker);
   }
-  if (r->state == 0) {
+  if (r->state == 0 && !sl->is_recv && ucx_alive(t, r->peer) == STRATA_ERR_PEER_FAILED) {
+    /* a send to a dead process: no receive will ever read its buffer; its endpoint is closed.
+     * The slot stays UCX's and the transport goes on for the living */
+    SLOG_INFO("ucx: a cancelled %zu-byte send to dead world rank %d stays with UCX", r->len, r->peer);
+    sl->r = NULL;
+  } else if (r->state == 0) {
     /* it may still read (a send) or write (a receive) its buffer, which the caller now owns
      * again: a send could deliver that buffer's later contents as this call's data. Only a
      * transport that never runs UCX again is safe (the survivors go on without this rank;
