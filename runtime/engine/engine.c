@@ -594,6 +594,13 @@ static void drain_transports(struct strata_comm *c) {
   }
 }
 
+/* A call that completed here while a member's notice (a failure, a revoke, an abort) was
+ * already in: it reports the communicator's error, as every later call does. Its data is
+ * whole (every message it took was its own), but the members disagree on its outcome. */
+static void revoked_meanwhile(struct strata_request *req) {
+  if (req->status == STRATA_SUCCESS && strata_ft_poll(req->comm) != STRATA_SUCCESS) req->status = req->comm->error;
+}
+
 strata_result_t strata_engine_test(struct strata_request *req, int *done) {
   if (!req->done) {
     struct strata_comm *c = req->comm;
@@ -613,7 +620,10 @@ strata_result_t strata_engine_test(struct strata_request *req, int *done) {
       }
     }
   }
-  if (req->done) drain_transports(req->comm);
+  if (req->done) {
+    drain_transports(req->comm);
+    revoked_meanwhile(req);
+  }
   *done = req->done;
   return req->done ? req->status : STRATA_SUCCESS;
 }
@@ -656,5 +666,6 @@ strata_result_t strata_engine_wait(struct strata_request *req) {
     }
   }
   drain_transports(c);
+  revoked_meanwhile(req);
   return req->status;
 }
