@@ -82,6 +82,60 @@ static int run_allreduces(strata_comm_t c, int n, int it0, const char *what) {
   return 0;
 }
 
+/* One verified collective of a seeded mix (the same on every rank): returns 0, -1 on an
+ * error, -2 on wrong data. */
+static int run_mixed(strata_comm_t c, int it) {
+  int me, n;
+  strata_comm_rank(c, &me);
+  strata_comm_size(c, &n);
+  static int32_t a[16 * 701], b[16 * 701];
+  unsigned h = (unsigned)it * 2654435761u;
+  int kind = (int)(h >> 8) % 7, root = (int)(h >> 20) % n;
+  size_t cnt = 1 + (h >> 4) % 700;
+  strata_result_t rc;
+#define V(r, k, i) ((r) * 1000 + (k) * 10 + (int32_t)(((i) + (size_t)it) % 13))
+  switch (kind) {
+  case 0: return run_allreduces(c, 1, it, "pre-failure");
+  case 1:
+    for (size_t i = 0; i < cnt; i++) a[i] = V(me, 0, i);
+    rc = strata_allgather(a, b, cnt, STRATA_INT32, c);
+    if (rc) return -1;
+    for (int r = 0; r < n; r++)
+      for (size_t i = 0; i < cnt; i++) if (b[(size_t)r * cnt + i] != V(r, 0, i)) return -2;
+    return 0;
+  case 2:
+    for (size_t i = 0; i < cnt; i++) a[i] = me == root ? V(root, 1, i) : -1;
+    rc = strata_broadcast(a, a, cnt, STRATA_INT32, root, c);
+    if (rc) return -1;
+    for (size_t i = 0; i < cnt; i++) if (a[i] != V(root, 1, i)) return -2;
+    return 0;
+  case 3:
+    for (size_t i = 0; i < cnt; i++) a[i] = V(me, 0, i);
+    rc = strata_reduce(a, b, cnt, STRATA_INT32, STRATA_SUM, root, c);
+    if (rc) return -1;
+    if (me == root)
+      for (size_t i = 0; i < cnt; i++) if (b[i] != 1000 * n * (n - 1) / 2 + n * V(0, 0, i)) return -2;
+    return 0;
+  case 4:
+    for (int k = 0; k < n; k++)
+      for (size_t i = 0; i < cnt; i++) a[(size_t)k * cnt + i] = V(me, k, i);
+    rc = strata_reduce_scatter(a, b, cnt, STRATA_INT32, STRATA_SUM, c);
+    if (rc) return -1;
+    for (size_t i = 0; i < cnt; i++) if (b[i] != 1000 * n * (n - 1) / 2 + n * V(0, me, i)) return -2;
+    return 0;
+  case 5:
+    for (int k = 0; k < n; k++)
+      for (size_t i = 0; i < cnt; i++) a[(size_t)k * cnt + i] = V(me, k, i);
+    rc = strata_alltoall(a, b, cnt, STRATA_INT32, c);
+    if (rc) return -1;
+    for (int r = 0; r < n; r++)
+      for (size_t i = 0; i < cnt; i++) if (b[(size_t)r * cnt + i] != V(r, me, i)) return -2;
+    return 0;
+  default: return strata_barrier(c) ? -1 : 0;
+  }
+#undef V
+}
+
 static void write_id(const strata_unique_id_t *id) {
   char tmp[300];
   snprintf(tmp, sizeof tmp, "%s.tmp", idpath);
@@ -130,8 +184,8 @@ static int original(int port, int r, int nvict, const int *victims, int stop, do
   int it = 0;
   double t_end = now() + 120;
   while (rc == STRATA_SUCCESS && now() < t_end) {
-    int v = run_allreduces(comm, 1, it++, "pre-failure");
-    if (v == -2) return 11;
+    int v = getenv("RECOVER_MIX") ? run_mixed(comm, it++) : run_allreduces(comm, 1, it++, "pre-failure");
+    if (v == -2) { fprintf(stderr, "rank %d: WRONG DATA in call %d before the shrink\n", r, it - 1); return 99; }
     if (v == -1) {
       strata_comm_get_async_error(comm, &rc);
       if (rc == STRATA_SUCCESS) return 12;
@@ -200,7 +254,7 @@ static int original(int port, int r, int nvict, const int *victims, int stop, do
   for (int tries = 0; tries < 3; tries++) {
     int v = run_allreduces(nc, 1, 100000, "first");
     if (v == 0) break;
-    if (v == -2) return 20;
+    if (v == -2) return 99;
     strata_comm_t n2 = NULL;
     if (strata_comm_shrink(nc, NULL, 0, &n2) != STRATA_SUCCESS || !n2) return 21;
     strata_comm_destroy(nc);
@@ -208,7 +262,8 @@ static int original(int port, int r, int nvict, const int *victims, int stop, do
   }
   sh->t_shrunk[r] = t_sh;
   sh->t_ok[r] = now();
-  if (run_allreduces(nc, 100, 0, "shrunk")) return 22;
+  int sv = run_allreduces(nc, 100, 0, "shrunk");
+  if (sv) return sv == -2 ? 99 : 22;
   strata_comm_size(nc, &nsize);
   strata_comm_t gc = NULL;
   if (grow_back(nc, P - nsize, &gc)) return 23;
@@ -221,7 +276,8 @@ static int original(int port, int r, int nvict, const int *victims, int stop, do
     fprintf(stderr, "rank %d: grown communicator: rank %d of %d, expected %d of %d\n", r, grank, gsize, nrank, P);
     return 24;
   }
-  if (run_allreduces(gc, 50, 7, "grown")) return 25;
+  int gv = run_allreduces(gc, 50, 7, "grown");
+  if (gv) return gv == -2 ? 99 : 25;
   strata_comm_destroy(nc);
   strata_comm_destroy(gc);
   return 0;
@@ -242,7 +298,8 @@ static int joiner(int index, int nsurv) {
   int gr;
   strata_comm_rank(gc, &gr);
   if (gr != nsurv + index) return 32;
-  if (run_allreduces(gc, 50, 7, "grown")) return 33;
+  int gv = run_allreduces(gc, 50, 7, "grown");
+  if (gv) return gv == -2 ? 99 : 33;
   strata_comm_destroy(gc);
   return 0;
 }
@@ -297,7 +354,7 @@ int main(int argc, char **argv) {
     pids[r] = fork();
     if (pids[r] == 0) _exit(original(port, r, nvict, victims, stop, timeout_s));
   }
-  int fails = 0;
+  int fails = 0, wrong = 0, hung = 0;
   double t0 = now();
   while (__atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST) < P && now() - t0 < 60) usleep(1000);
   if (sh->ready < P) { fprintf(stderr, "not every rank initialised\n"); fails++; }
@@ -342,6 +399,7 @@ int main(int argc, char **argv) {
       for (int i = 0; i < nvict; i++) is_v |= k < P && victims[i] == k;
       int killed_ok = (is_v && !stop) || (extra && k == (victims[0] + 1) % P);
       if (killed_ok) continue;
+      if (WIFEXITED(st) && WEXITSTATUS(st) == 99) wrong++;
       if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         fprintf(stderr, "%s %d: %s %d\n", k < P ? "rank" : "joiner", k < P ? k : k - P,
                 WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
@@ -352,6 +410,7 @@ int main(int argc, char **argv) {
   }
   if (left > 0) {
     fprintf(stderr, "%d process(es) hung\n", left);
+    hung = 1;
     for (int k = 0; k < nall; k++)
       if (!done[k]) kill(all[k], SIGKILL);
     fails++;
@@ -369,6 +428,6 @@ int main(int argc, char **argv) {
          "%.3f s after the failure, grow %.3f s%s%s\n", nd, det, rec, gro, stop ? "; stopped victim woke to " : "",
          stop ? strata_result_string((strata_result_t)sh->victim_err) : "");
   unlink(idpath);
-  printf("test_recover: %s\n", fails ? "FAILED" : "ok");
-  return fails ? 1 : 0;
+  printf("test_recover: %s\n", wrong ? "FAILED: WRONG DATA" : hung ? "FAILED: HUNG" : fails ? "FAILED" : "ok");
+  return wrong ? 3 : hung ? 4 : fails ? 1 : 0;
 }
