@@ -33,6 +33,7 @@
 
 #define AGR_MAGIC 0x41475245u /* "AGRE" */
 #define PEER_CHECK_NS 50000000ull
+#define FT_ENTER_SLACK_NS 1000000000ull
 
 typedef struct agr_hdr {
   uint32_t magic, kind, round, inst;
@@ -222,7 +223,9 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
   a.c = c; a.P = P; a.me = me; a.inst = f->instance++;
   a.psz = 4 + sizeof st->used + ((size_t)P + 7) / 8;
   a.msz = sizeof(agr_hdr_t) + a.psz;
-  a.limit = (uint64_t)strata_config()->timeout_ms * 1000000ull;
+  /* a member may need up to a second after its failed call before it can answer (UCX
+   * withdrawing its sends): silence beyond the timeout and that is failure */
+  a.limit = (uint64_t)strata_config()->timeout_ms * 1000000ull + FT_ENTER_SLACK_NS;
   a.rxr = malloc((size_t)P * a.msz); a.rxf = malloc((size_t)P * a.msz);
   a.rr = calloc((size_t)P, sizeof *a.rr); a.rf = calloc((size_t)P, sizeof *a.rf);
   a.tf = calloc((size_t)P, sizeof *a.tf); a.tx_excl = calloc((size_t)P, sizeof *a.tx_excl);

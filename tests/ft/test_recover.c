@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -250,6 +253,12 @@ static int original(int port, int r, int nvict, const int *victims, int stop, do
   }
   int nsize;
   strata_comm_size(nc, &nsize);
+  int extra = getenv("RECOVER_SHRINK_DIE") ? 1 : 0;
+  if (nsize < P - nvict - extra) { /* the others went on without this rank: a clear error, not a result */
+    fprintf(stderr, "rank %d: excluded by the survivors (a communicator of %d)\n", r, nsize);
+    strata_comm_destroy(nc);
+    return 26;
+  }
   /* a further failure during the shrink may leave one more dead member: shrink again */
   for (int tries = 0; tries < 3; tries++) {
     int v = run_allreduces(nc, 1, 100000, "first");
@@ -304,6 +313,20 @@ static int joiner(int index, int nsurv) {
   return 0;
 }
 
+/* A port nobody listens on now (the kernel's pick), for the env bootstrap's root. */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port = 20000 + (int)(getpid() % 20000);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t l = sizeof a;
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+    port = ntohs(a.sin_port);
+  if (fd >= 0) close(fd);
+  return port;
+}
+
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: %s P kill|stop NVICTIMS [SEED]\n", argv[0]);
@@ -344,7 +367,7 @@ int main(int argc, char **argv) {
   memset(sh, 0, sizeof *sh);
   snprintf(idpath, sizeof idpath, "/tmp/strata-recover-%d.id", (int)getpid());
   unlink(idpath);
-  int port = 20000 + (int)(getpid() % 20000);
+  int port = free_port();
   printf("test_recover: %d ranks, %s, victims", P, stop ? "SIGSTOP" : "SIGKILL");
   for (int i = 0; i < nvict; i++) printf(" %d", victims[i]);
   printf(", seed %u, timeout %.1f s\n", seed, timeout_s);

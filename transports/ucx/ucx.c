@@ -93,6 +93,8 @@ typedef struct ucx_tp {
   uint32_t my_host;
   int errmode;       /* -1: by locality, 0: none, 1: peer */
   int ndead, capdead;
+  int closed[8];     /* peers whose endpoint a cancel force-closed lately, and when */
+  uint64_t closed_ns[8];
   int *pid;          /* per world rank on this host: its pid (0 elsewhere) */
   size_t ack_min;          /* messages of this many bytes or more are acknowledged */
   const char *rndv_from;   /* the rendezvous threshold as set (for the log) */
@@ -574,6 +576,11 @@ static void ep_force_close(ucx_tp_t *u, int peer);
  * to the peer opens a new endpoint. A request UCX still will not give back fails the whole
  * transport, which then never progresses UCX again. */
 static strata_result_t ucx_alive(strata_transport_t *t, int peer);
+static int recently_closed(const ucx_tp_t *u, int peer, uint64_t now) {
+  for (int i = 0; i < 8; i++)
+    if (u->closed[i] == peer + 1 && now - u->closed_ns[i] < 2 * UCX_CANCEL_WAIT_NS) return 1;
+  return 0;
+}
 static void ucx_cancel(strata_transport_t *t, strata_treq_t *r, strata_result_t why) {
   (void)why; /* a receiver of a withdrawn UCX send learns of the failure by its own means */
   ucx_tp_t *u = (ucx_tp_t *)t;
@@ -597,8 +604,9 @@ static void ucx_cancel(strata_transport_t *t, strata_treq_t *r, strata_result_t 
    * waits UCX_CANCEL_WAIT_NS once, not once per request */
   uint64_t now = ucx_now_ns();
   if (now >= u->cancel_deadline) u->cancel_deadline = now + UCX_CANCEL_WAIT_NS;
-  /* a send to a peer known dead will not be taken: close its endpoint at once */
-  int dead = !sl->is_recv && ucx_alive(t, r->peer) == STRATA_ERR_PEER_FAILED;
+  /* a send to a peer known dead will not be taken, nor one to a peer whose endpoint was
+   * just force-closed (it did not drain the last one): close it at once, do not wait again */
+  int dead = !sl->is_recv && (ucx_alive(t, r->peer) == STRATA_ERR_PEER_FAILED || recently_closed(u, r->peer, now));
   while (!dead && r->state == 0 && !sl->acking && !sl->ucx_done && !u->broken && ucx_now_ns() < u->cancel_deadline)
     ucx_progress(t); /* the peer's own drain may take it meanwhile */
   if (r->state == 0 && (sl->acking || sl->ucx_done)) { /* reached one of the states above meanwhile */
@@ -607,6 +615,12 @@ static void ucx_cancel(strata_transport_t *t, strata_treq_t *r, strata_result_t 
   }
   if (r->state == 0 && !sl->is_recv && !u->broken) {
     SLOG_INFO("ucx: a cancelled %zu-byte send to world rank %d is not taken: closing that endpoint", r->len, r->peer);
+    if (!recently_closed(u, r->peer, ucx_now_ns())) {
+      int k = 0; /* the oldest entry */
+      for (int i = 1; i < 8; i++) if (u->closed_ns[i] < u->closed_ns[k]) k = i;
+      u->closed[k] = r->peer + 1;
+      u->closed_ns[k] = ucx_now_ns();
+    }
     ep_force_close(u, r->peer);
     uint64_t t0 = ucx_now_ns();
     while (r->state == 0 && ucx_now_ns() - t0 < UCX_CANCEL_WAIT_NS / 10) ucp_worker_progress(u->worker);
