@@ -7,6 +7,7 @@
 #include "host_coll.h"
 #include "internal.h"
 #include "log.h"
+#include "../ft/ft.h"
 
 strata_result_t strata_comm_id_agree(struct strata_comm *parent, uint32_t *id) {
   strata_context_t *x = parent->ctx;
@@ -37,7 +38,7 @@ void strata_comm_id_take(struct strata_comm *parent, uint32_t id) {
 
 void strata_comm_id_release(struct strata_comm *comm) {
   if (comm->id == 0 || comm->id >= STRATA_COMM_ID_LIMIT) return;
-  if (comm->error != STRATA_SUCCESS) {
+  if (comm->error != STRATA_SUCCESS || (comm->ft && comm->ft->nsuspect > 0)) { /* agreements may still be in flight */
     SLOG_INFO("communicator id %u stays taken: the communicator failed and its messages may be in flight",
               comm->id);
     return;

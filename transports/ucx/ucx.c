@@ -695,13 +695,16 @@ static void ucx_destroy(strata_transport_t *t) {
         uint64_t now = ucx_now_ns();
         close_ep(u, u->eps[i].ep, now < dl ? dl - now : 0);
       }
-  for (sink_t *k = u->sinks; k; k = k->next)
+  sink_t *sinks = u->sinks; /* out of drain()'s reach while they are cancelled */
+  u->sinks = NULL;
+  u->nretired = 0;
+  for (sink_t *k = sinks; k; k = k->next)
     if (k->tr.state == 0) ucx_cancel(t, &k->tr, STRATA_ERR_INVALID_USAGE);
   if (u->worker) ucp_worker_destroy(u->worker);
-  while (u->sinks) {
-    sink_t *k = u->sinks->next;
-    free(u->sinks);
-    u->sinks = k;
+  while (sinks) {
+    sink_t *k = sinks->next;
+    free(sinks);
+    sinks = k;
   }
   if (u->ctx) ucp_cleanup(u->ctx);
   free(u->eps);
