@@ -183,6 +183,7 @@ int main(int argc, char **argv) {
   const char *to = getenv("STRATA_TIMEOUT_MS"), *tp = getenv("STRATA_TRANSPORTS");
   printf("# recovery_perf: %d ranks, %s, STRATA_TIMEOUT_MS=%s, transports %s, %d launches each (medians)\n", P,
          stop ? "SIGSTOP" : "SIGKILL", to ? to : "600000 (default)", tp ? tp : "default", reps);
+  fflush(stdout); /* before the forks */
   double d[2][100], rc[2][100], g[100];
   int n[2] = {0, 0};
   for (int k = 0; k < reps; k++)
