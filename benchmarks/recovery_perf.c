@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/common/env_boot.h"
 #include "strata.h"
 
 #define MAXP 64
@@ -34,16 +35,6 @@ static double now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void boot_env(int port, int rank, int size) {
-  char v[64];
-  snprintf(v, sizeof v, "127.0.0.1:%d", port);
-  setenv("STRATA_ROOT", v, 1);
-  snprintf(v, sizeof v, "%d", rank);
-  setenv("STRATA_RANK", v, 1);
-  snprintf(v, sizeof v, "%d", size);
-  setenv("STRATA_WORLD_SIZE", v, 1);
-}
-
 /* One verified allreduce of 4096 floats; 0 when right. */
 static int verified(strata_comm_t c) {
   static float a[4096], b[4096];
@@ -58,7 +49,7 @@ static int verified(strata_comm_t c) {
 }
 
 static int rank_main(int port, int port2, int P, int r, int victim, int reinit) {
-  boot_env(port, r, P);
+  env_boot_set(port, r, P);
   strata_comm_t c;
   if (strata_comm_init_env(&c) != STRATA_SUCCESS) return 10;
   for (int i = 0; i < 20; i++)
@@ -75,7 +66,7 @@ static int rank_main(int port, int port2, int P, int r, int victim, int reinit) 
   } else { /* tear down, start over with the survivors through a new root */
     strata_comm_destroy(c);
     c = NULL;
-    boot_env(port2, r < victim ? r : r - 1, P - 1);
+    env_boot_set(port2, r < victim ? r : r - 1, P - 1);
     if (strata_comm_init_env(&nc) != STRATA_SUCCESS) return 14;
   }
   if (verified(nc)) return 15;
