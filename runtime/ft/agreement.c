@@ -58,6 +58,7 @@ typedef struct agr {
   strata_treq_t *tx_excl;
   uint8_t *failed;              /* live view: st->failed */
   int excluded;                 /* a survivor found this rank failed */
+  int silent_drops;             /* members dropped for silence (alive, maybe: a partition) */
   uint64_t limit;
 } agr_t;
 
@@ -137,6 +138,7 @@ static void drop_peer(agr_t *a, ft_state_t *st, int q, const char *why, int tell
   if (a->rf_on[q] && a->rf[q].state == 0) tp->ops->cancel(tp, &a->rf[q], STRATA_ERR_PEER_FAILED);
   if (a->rr2_on[q] && a->rr2[q].state == 0) tp->ops->cancel(tp, &a->rr2[q], STRATA_ERR_PEER_FAILED);
   a->rr_on[q] = a->rf_on[q] = a->rr2_on[q] = 0;
+  a->silent_drops += tell;
   if (tell) { /* a FINAL naming it: a stopped rank that wakes learns it was left out */
     pack(a, a->exclbuf, FT_FINAL, 0, st);
     post(a, q, FT_FINAL, 0, a->exclbuf, &a->tx_excl[q], 1);
@@ -365,6 +367,15 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
     f->excluded = 1;
     SLOG_WARN("rank %d of %d (world %d, %s), comm %u: the survivors found this rank failed (stopped or too slow) "
               "and went on without it", me, P, c->ctx->world_rank, c->ctx->hostname, c->id);
+    rc = STRATA_ERR_REVOKED;
+  }
+  int alone = !a.excluded && rc == STRATA_SUCCESS;
+  for (int q = 0; q < P && alone; q++) alone = q == me || st->failed[q];
+  if (alone && a.silent_drops > 0) { /* cut off from every member: this rank is the one left out */
+    SLOG_WARN("rank %d of %d (world %d, %s), comm %u: no other member answered within the timeout; this rank "
+              "was cut off (stopped, partitioned) and does not go on alone", me, P, c->ctx->world_rank,
+              c->ctx->hostname, c->id);
+    f->excluded = 1;
     rc = STRATA_ERR_REVOKED;
   }
   for (int q = 0; q < P; q++)

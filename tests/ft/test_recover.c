@@ -201,7 +201,7 @@ static int original(int port, int r, int nvict, const int *victims, int stop, do
     fprintf(stderr, "victim rank %d woke to %s\n", r, strata_result_string(rc));
     strata_comm_t nc = NULL;
     strata_result_t src = strata_comm_shrink(comm, NULL, 0, &nc); /* it cannot get back in */
-    if (src == STRATA_SUCCESS && nc) { /* alone at most: every other member left it */
+    if (src == STRATA_SUCCESS && nc) { /* the others went on without it: it may not rejoin them */
       int sz;
       strata_comm_size(nc, &sz);
       if (sz > 1) {
