@@ -48,25 +48,13 @@ static strata_result_t started(strata_comm_t comm, strata_request_t *reqp, struc
   return STRATA_SUCCESS;
 }
 
-static strata_result_t coll_run(strata_coll_t coll, const void *sendbuf, void *recvbuf, size_t count,
-                                strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
-                                strata_request_t *reqp, strata_algo_t force, void *stream, int has_stream) {
+/* The arguments as this rank alone can judge them; sets the byte counts and the layout. */
+static strata_result_t check_args(strata_coll_t coll, const void *sendbuf, const void *recvbuf, size_t count,
+                                  strata_dtype_t dtype, strata_op_t op, int root, int P, int me, int *inplace) {
   const char *fn = fn_name(coll);
-  const int P = comm->nranks, me = comm->rank;
   const int reducing = coll == STRATA_COLL_ALLREDUCE || coll == STRATA_COLL_REDUCE || coll == STRATA_COLL_REDUCE_SCATTER;
   const int rooted = coll == STRATA_COLL_BROADCAST || coll == STRATA_COLL_REDUCE;
-  if (coll == STRATA_COLL_BARRIER) {
-    sendbuf = recvbuf = NULL;
-    dtype = STRATA_INT8;
-    op = STRATA_SUM;
-    count = 1;
-  }
-  if (strata_config()->check && comm->error == STRATA_SUCCESS) {
-    /* first, before any argument is judged here: a rank with a different root or count
-     * must not leave the others waiting in a collective it never joins */
-    strata_result_t crc = strata_call_check(comm, coll, count, dtype, reducing ? op : STRATA_SUM, rooted ? root : 0);
-    if (crc != STRATA_SUCCESS) return crc;
-  }
+  *inplace = 0;
   if ((unsigned)dtype >= STRATA_NUM_DTYPES) {
     SLOG_WARN("%s: invalid datatype %d", fn, (int)dtype);
     return STRATA_ERR_INVALID_ARGUMENT;
@@ -75,12 +63,10 @@ static strata_result_t coll_run(strata_coll_t coll, const void *sendbuf, void *r
     SLOG_WARN("%s: invalid reduction op %d", fn, (int)op);
     return STRATA_ERR_INVALID_ARGUMENT;
   }
-  if (!reducing) op = STRATA_SUM;
   if (rooted && (root < 0 || root >= P)) {
     SLOG_WARN("%s: root %d is not a rank of this communicator (size %d)", fn, root, P);
     return STRATA_ERR_INVALID_ARGUMENT;
   }
-  if (!rooted) root = 0;
   const size_t es = strata_dtype_size(dtype);
   if (count > SIZE_MAX / es / (size_t)P) {
     SLOG_WARN("%s: count %zu is too large", fn, count);
@@ -96,24 +82,52 @@ static strata_result_t coll_run(strata_coll_t coll, const void *sendbuf, void *r
   case STRATA_COLL_ALLTOALL: sbytes = rbytes = count * es * (size_t)P; break;
   default: break;
   }
+  if (count == 0 && coll != STRATA_COLL_BARRIER) return STRATA_SUCCESS;
+  if ((sbytes && !sendbuf) || (rbytes && !recvbuf)) {
+    SLOG_WARN("%s: %s is NULL with count %zu", fn, sbytes && !sendbuf ? "sendbuf" : "recvbuf", count);
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  *inplace = coll != STRATA_COLL_BARRIER && strata_coll_inplace(coll, sendbuf, recvbuf, count * es, me, root);
+  if (coll == STRATA_COLL_ALLTOALL && overlaps(sendbuf, sbytes, recvbuf, rbytes)) {
+    SLOG_WARN("%s: in-place (overlapping) buffers are not supported", fn);
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  if (!*inplace && coll != STRATA_COLL_BARRIER && overlaps(sendbuf, sbytes, recvbuf, rbytes)) {
+    SLOG_WARN("%s: sendbuf and recvbuf overlap without being the in-place layout", fn);
+    return STRATA_ERR_INVALID_ARGUMENT;
+  }
+  return STRATA_SUCCESS;
+}
+
+static strata_result_t coll_run(strata_coll_t coll, const void *sendbuf, void *recvbuf, size_t count,
+                                strata_dtype_t dtype, strata_op_t op, int root, strata_comm_t comm,
+                                strata_request_t *reqp, strata_algo_t force, void *stream, int has_stream) {
+  const char *fn = fn_name(coll);
+  const int P = comm->nranks, me = comm->rank;
+  const int reducing = coll == STRATA_COLL_ALLREDUCE || coll == STRATA_COLL_REDUCE || coll == STRATA_COLL_REDUCE_SCATTER;
+  const int rooted = coll == STRATA_COLL_BROADCAST || coll == STRATA_COLL_REDUCE;
+  if (coll == STRATA_COLL_BARRIER) {
+    sendbuf = recvbuf = NULL;
+    dtype = STRATA_INT8;
+    op = STRATA_SUM;
+    count = 1;
+  }
+  if (!reducing) op = STRATA_SUM;
+  if (!rooted) root = 0;
+  int inplace = 0;
+  const strata_result_t arc = check_args(coll, sendbuf, recvbuf, count, dtype, op, root, P, me, &inplace);
+  if (strata_config()->check && comm->error == STRATA_SUCCESS) {
+    /* before anything runs: a rank with a different root or count, or with arguments it
+     * rejects itself, must not leave the others waiting in a collective it never joins */
+    strata_result_t crc = strata_call_check(comm, coll, count, dtype, op, root, arc != STRATA_SUCCESS);
+    if (crc != STRATA_SUCCESS) return crc; /* the same answer on every rank */
+  }
+  if (arc != STRATA_SUCCESS) return arc;
   if (comm->error != STRATA_SUCCESS) {
     SLOG_WARN("%s: the communicator has failed (%s); destroy it", fn, strata_result_string(comm->error));
     return comm->error;
   }
   if (count == 0 && coll != STRATA_COLL_BARRIER) return started(comm, reqp, NULL, STRATA_SUCCESS);
-  if ((sbytes && !sendbuf) || (rbytes && !recvbuf)) {
-    SLOG_WARN("%s: %s is NULL with count %zu", fn, sbytes && !sendbuf ? "sendbuf" : "recvbuf", count);
-    return STRATA_ERR_INVALID_ARGUMENT;
-  }
-  const int inplace = coll != STRATA_COLL_BARRIER && strata_coll_inplace(coll, sendbuf, recvbuf, count * es, me, root);
-  if (coll == STRATA_COLL_ALLTOALL && overlaps(sendbuf, sbytes, recvbuf, rbytes)) {
-    SLOG_WARN("%s: in-place (overlapping) buffers are not supported", fn);
-    return STRATA_ERR_INVALID_ARGUMENT;
-  }
-  if (!inplace && coll != STRATA_COLL_BARRIER && overlaps(sendbuf, sbytes, recvbuf, rbytes)) {
-    SLOG_WARN("%s: sendbuf and recvbuf overlap without being the in-place layout", fn);
-    return STRATA_ERR_INVALID_ARGUMENT;
-  }
   /* The memory is classified once, here: device buffers (or a stream) take the device path,
    * which uses the host path below it; everything else takes the host path. */
   if (has_stream || (strata_dev() && (strata_dev_is_device_ptr(sendbuf) || strata_dev_is_device_ptr(recvbuf)))) {

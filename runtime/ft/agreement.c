@@ -101,6 +101,14 @@ static int merge(const agr_t *a, const uint8_t *msg, ft_state_t *st) {
   return changed;
 }
 
+/* Does msg carry the failed set st holds (this rank itself aside)? */
+static int same_failed(const agr_t *a, const uint8_t *msg, const ft_state_t *st) {
+  const uint8_t *bits = msg + sizeof(agr_hdr_t) + 4 + sizeof st->used;
+  for (int r = 0; r < a->P; r++)
+    if (r != a->me && (int)((bits[r >> 3] >> (r & 7)) & 1) != (st->failed[r] != 0)) return 0;
+  return 1;
+}
+
 static void adopt(const agr_t *a, const uint8_t *msg, ft_state_t *st) {
   const uint8_t *p = msg + sizeof(agr_hdr_t);
   memcpy(&st->flag, p, 4);
@@ -135,9 +143,16 @@ static void drop_peer(agr_t *a, ft_state_t *st, int q, const char *why, int tell
   strata_ft_suspect(a->c, q, why);
   strata_transport_t *tp = tp_of(a, q);
   if (a->rr_on[q] && a->rr[q].state == 0) tp->ops->cancel(tp, &a->rr[q], STRATA_ERR_PEER_FAILED);
-  if (a->rf_on[q] && a->rf[q].state == 0) tp->ops->cancel(tp, &a->rf[q], STRATA_ERR_PEER_FAILED);
   if (a->rr2_on[q] && a->rr2[q].state == 0) tp->ops->cancel(tp, &a->rr2[q], STRATA_ERR_PEER_FAILED);
-  a->rr_on[q] = a->rf_on[q] = a->rr2_on[q] = 0;
+  a->rr_on[q] = a->rr2_on[q] = 0;
+  /* a FINAL already in stays to be taken: q decided, and its decision binds whatever was
+   * found of q since (it may have died after deciding) */
+  if (a->rf_on[q] && a->rf[q].state == 0) {
+    tp->ops->cancel(tp, &a->rf[q], STRATA_ERR_PEER_FAILED);
+    a->rf_on[q] = 0;
+  } else if (a->rf_on[q] && a->rf[q].state < 0) {
+    a->rf_on[q] = 0;
+  }
   a->silent_drops += tell;
   if (tell) { /* a FINAL naming it: a stopped rank that wakes learns it was left out */
     pack(a, a->exclbuf, FT_FINAL, 0, st);
@@ -160,6 +175,10 @@ static int take_finals(agr_t *a, ft_state_t *st, int *decided) {
     if (!*decided) {
       adopt(a, m, st);
       *decided = 1;
+    } else if (!same_failed(a, m, st)) {
+      SLOG_WARN("rank %d of %d (%s), comm %u: rank %d decided another failed set than this rank in an "
+                "agreement (it found a failure later than its FINAL could carry)", a->me, a->P,
+                a->c->ctx->hostname, a->c->id, q);
     }
   }
   return 0;
@@ -235,11 +254,11 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
   a.rr_on = calloc((size_t)P, 1); a.rf_on = calloc((size_t)P, 1); a.got_final = calloc((size_t)P, 1);
   a.finbuf = malloc(a.msz); a.exclbuf = malloc(a.msz);
   a.txbuf = calloc(FT_MAX_ROUNDS, sizeof *a.txbuf); a.txr = calloc(FT_MAX_ROUNDS, sizeof *a.txr);
-  uint8_t *waiting = calloc((size_t)P, 1);
+  uint8_t *waiting = calloc((size_t)P, 1), *round_failed = calloc((size_t)P, 1);
   ft_state_t next = {.failed = calloc((size_t)P, 1)};
   strata_result_t rc = STRATA_SUCCESS;
   if (!a.rxr || !a.rxf || !a.rr || !a.rf || !a.tf || !a.tx_excl || !a.rr_on || !a.rf_on || !a.got_final ||
-      !a.finbuf || !a.exclbuf || !a.rxr2 || !a.rr2 || !a.rr2_on || !a.txbuf || !a.txr || !waiting || !next.failed) {
+      !a.finbuf || !a.exclbuf || !a.rxr2 || !a.rr2 || !a.rr2_on || !a.txbuf || !a.txr || !waiting || !round_failed || !next.failed) {
     rc = STRATA_ERR_SYSTEM;
     goto out;
   }
@@ -276,11 +295,14 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
         fresh = 1;
       }
     memcpy(next.failed, st->failed, (size_t)P);
+    memcpy(round_failed, st->failed, (size_t)P);
     memcpy(next.used, st->used, sizeof st->used);
     next.flag = st->flag;
     uint64_t t0 = strata_now_ns(), checked = t0;
     for (;;) {
       int left = 0;
+      /* FINALs first: a decision already made binds, whatever this round's states say */
+      if (take_finals(&a, st, &decided) || decided) break;
       for (int q = 0; q < P; q++) {
         if (!waiting[q]) continue;
         if (st->failed[q] || !a.rr_on[q]) { waiting[q] = 0; if (st->failed[q]) fresh = 1; continue; }
@@ -316,7 +338,10 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
     }
     if (a.excluded) break;
     if (decided) break; /* adopted a FINAL */
-    for (int q = 0; q < P; q++) if (st->failed[q]) next.failed[q] = 1;
+    for (int q = 0; q < P; q++) { /* whatever failed during the round (a FINAL's receive, a dead pid) */
+      if (st->failed[q] && !round_failed[q]) fresh = 1;
+      if (st->failed[q]) next.failed[q] = 1;
+    }
     if (!fresh && !differ) { decided = 1; break; }
     for (int q = 0; q < P; q++)
       if (next.failed[q] && !st->failed[q]) drop_peer(&a, st, q, "another survivor found it failed", 0);
@@ -383,6 +408,7 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
 out:
   cleanup(&a);
   free(waiting);
+  free(round_failed);
   free(next.failed);
   return rc;
 }

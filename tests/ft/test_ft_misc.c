@@ -63,6 +63,10 @@ static int run_check(int r, int P, strata_comm_t c) {
                 STRATA_ERR_INVALID_USAGE, "collective mismatch");
   /* a root out of range on one rank: every rank is told, nobody waits */
   bad |= expect(r, strata_reduce(a, b, 16, STRATA_FLOAT32, STRATA_SUM, odd ? P + 3 : 0, c), STRATA_ERR_INVALID_USAGE, "bad root");
+  /* arguments only one rank rejects (a NULL buffer, overlapping buffers): every rank is
+   * told, nobody waits for it until the timeout */
+  bad |= expect(r, strata_allreduce(a, odd ? NULL : b, 16, STRATA_FLOAT32, STRATA_SUM, c), STRATA_ERR_INVALID_USAGE, "NULL recvbuf on one rank");
+  bad |= expect(r, strata_allgather(a, odd ? a + 1 : b, 8, STRATA_FLOAT32, c), STRATA_ERR_INVALID_USAGE, "overlap on one rank");
   strata_request_t q;
   strata_result_t rc = strata_iallgather(a, b, odd ? 2 : 3, STRATA_FLOAT32, c, &q);
   bad |= expect(r, rc, STRATA_ERR_INVALID_USAGE, "nonblocking count mismatch");
