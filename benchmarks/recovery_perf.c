@@ -115,7 +115,8 @@ static int joiner_main(void) {
 static int launch(int P, int stop, int reinit, double *detect, double *recover, double *grow) {
   memset(sh, 0, sizeof *sh);
   unlink(idpath);
-  int port = 20000 + (int)((getpid() * 7 + (unsigned)(now() * 1000)) % 20000), port2 = port + 1;
+  int port = env_boot_free_port(), port2 = env_boot_free_port();
+  if (port2 == port) port2 = port + 1;
   int victim = P - 1 > 1 ? 1 : P - 1;
   pid_t pid[MAXP], jp = -1;
   for (int r = 0; r < P; r++)

@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
   int P = argc > 2 ? atoi(argv[2]) : 4;
   if (!getenv("STRATA_TIMEOUT_MS")) setenv("STRATA_TIMEOUT_MS", !strcmp(mode, "abort") ? "60000" : "3000", 1);
   if (!strcmp(mode, "check")) setenv("STRATA_CHECK", "1", 1);
-  int port = 20000 + (int)(getpid() % 20000);
+  int port = env_boot_free_port();
   pid_t pids[64];
   for (int r = 0; r < P; r++) {
     pids[r] = fork();

@@ -313,20 +313,6 @@ static int joiner(int index, int nsurv) {
   return 0;
 }
 
-/* A port nobody listens on now (the kernel's pick), for the env bootstrap's root. */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port = 20000 + (int)(getpid() % 20000);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t l = sizeof a;
-  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-    port = ntohs(a.sin_port);
-  if (fd >= 0) close(fd);
-  return port;
-}
-
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: %s P kill|stop NVICTIMS [SEED]\n", argv[0]);
@@ -367,7 +353,7 @@ int main(int argc, char **argv) {
   memset(sh, 0, sizeof *sh);
   snprintf(idpath, sizeof idpath, "/tmp/strata-recover-%d.id", (int)getpid());
   unlink(idpath);
-  int port = free_port();
+  int port = env_boot_free_port();
   printf("test_recover: %d ranks, %s, victims", P, stop ? "SIGSTOP" : "SIGKILL");
   for (int i = 0; i < nvict; i++) printf(" %d", victims[i]);
   printf(", seed %u, timeout %.1f s\n", seed, timeout_s);

@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
   int P = argc > 1 ? atoi(argv[1]) : 4;
   setenv("STRATA_TIMEOUT_MS", "30000", 1); /* a stranger used to hold init this long */
   setenv("STRATA_BOOT_CONN_MS", "1000", 1);
-  int port = 20000 + (int)(getpid() % 20000);
+  int port = env_boot_free_port();
   pid_t pids[64];
   alarm(120);
   for (int r = 0; r < P; r++) {

@@ -33,7 +33,7 @@ static strata_comm_t init_comm(const char *how) {
     rc = strata_comm_init_rank(&c, P, id, me);
   } else if (!strcmp(how, "env")) {
     int port = 0;
-    if (me == 0) port = 20000 + (int)(getpid() % 20000);
+    if (me == 0) port = env_boot_free_port();
     MPI_Bcast(&port, 1, MPI_INT, 0, MPI_COMM_WORLD);
     env_boot_set(port, me, P);
     rc = strata_comm_init_env(&c);

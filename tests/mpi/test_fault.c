@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
   int P = argc > 1 ? atoi(argv[1]) : 4;
   if (!getenv("STRATA_TIMEOUT_MS")) setenv("STRATA_TIMEOUT_MS", "2000", 1);
   double timeout_s = atof(getenv("STRATA_TIMEOUT_MS")) / 1000.0;
-  int port = 20000 + (int)(getpid() % 20000);
+  int port = env_boot_free_port();
   int victim = P - 1;
   pid_t pids[64];
   alarm(120);
