@@ -10,6 +10,8 @@
 #                             [-x VAR=VAL]... -- PROG ARGS
 #   scripts/emucluster.sh down
 #   scripts/emucluster.sh with [up options] -- [run options] -- PROG ARGS   (up, run, down)
+#   scripts/emucluster.sh with [up options] -- --direct -- PROG ARGS   (PROG places its own
+#                             processes in the hosts' namespaces: EMU_HOSTS/EMU_NETNS/EMU_ADDRS)
 #   scripts/emucluster.sh check       (exit 0 when namespaces can be made here, 77 when not)
 #   scripts/emucluster.sh status
 #
@@ -233,6 +235,21 @@ run() {
   ip netns exec "$head_ns" unshare --uts -- /bin/sh -c 'hostname "$0"; exec "$@"' "$first" "${cmd[@]}"
 }
 
+# A program on this machine (not in a namespace) that places its own processes: it gets the
+# hosts in order (EMU_HOSTS), their namespaces (EMU_NETNS, under /var/run/netns) and
+# addresses (EMU_ADDRS), and UCX and the bootstrap pointed at the emulated NICs.
+direct() {
+  load
+  local ns="" addrs="" hn
+  for hn in $HOSTS; do
+    ns="$ns $(host_ns "$hn")"
+    local p=${hn#p}; p=${p%%h*}; local h=${hn##*h}
+    addrs="$addrs 10.203.$p.$((h + 1))"
+  done
+  EMU_NAME="$NAME" EMU_HOSTS="$HOSTS" EMU_NETNS="${ns# }" EMU_ADDRS="${addrs# }" \
+    UCX_TLS="${UCX_TLS:-tcp,self}" UCX_NET_DEVICES=eth0 STRATA_SOCKET_IFNAME=eth0 "$@"
+}
+
 status() {
   load
   echo "cluster $NAME: $P providers x $H hosts ($HOSTS); $INTRA inside, $INTER uplinks, $DELAY_MS ms one-way"
@@ -257,7 +274,13 @@ case "$cmd" in
     up "${upargs[@]}" >/dev/null || exit $?
     trap 'down' EXIT
     trap 'exit 1' INT TERM
-    run "$@"
+    if [ "${1:-}" = --direct ]; then
+      shift
+      [ "${1:-}" = -- ] && shift
+      direct "$@"
+    else
+      run "$@"
+    fi
     ;;
-  *) sed -n '2,22p' "$SELF" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] && exit 0; exit 2 ;;
+  *) sed -n '2,24p' "$SELF" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] && exit 0; exit 2 ;;
 esac

@@ -38,6 +38,8 @@ strata_result_t strata_call_check(strata_comm_t comm, strata_coll_t coll, size_t
     v[i] = f[i];
     v[NF + i] = -f[i];
   }
+  /* the cost model's choice (agreed by every rank at init), so the check costs what a small
+   * allreduce costs; a per-rank STRATA_ALGO that differs breaks every collective alike */
   strata_result_t rc = strata_host_coll(comm, STRATA_COLL_ALLREDUCE, v, v, 2 * NF, STRATA_INT64, STRATA_MAX, 0,
                                         STRATA_ALGO_AUTO, NULL);
   if (rc != STRATA_SUCCESS) return rc;

@@ -48,13 +48,16 @@ static strata_result_t started(strata_comm_t comm, strata_request_t *reqp, struc
   return STRATA_SUCCESS;
 }
 
-/* The arguments as this rank alone can judge them; sets the byte counts and the layout. */
+/* The arguments as this rank alone can judge them; sets the layout. *buffers: the error is
+ * about the buffers (judged after the communicator's own state, as before). */
 static strata_result_t check_args(strata_coll_t coll, const void *sendbuf, const void *recvbuf, size_t count,
-                                  strata_dtype_t dtype, strata_op_t op, int root, int P, int me, int *inplace) {
+                                  strata_dtype_t dtype, strata_op_t op, int root, int P, int me, int *inplace,
+                                  int *buffers) {
   const char *fn = fn_name(coll);
   const int reducing = coll == STRATA_COLL_ALLREDUCE || coll == STRATA_COLL_REDUCE || coll == STRATA_COLL_REDUCE_SCATTER;
   const int rooted = coll == STRATA_COLL_BROADCAST || coll == STRATA_COLL_REDUCE;
   *inplace = 0;
+  *buffers = 0;
   if ((unsigned)dtype >= STRATA_NUM_DTYPES) {
     SLOG_WARN("%s: invalid datatype %d", fn, (int)dtype);
     return STRATA_ERR_INVALID_ARGUMENT;
@@ -83,6 +86,7 @@ static strata_result_t check_args(strata_coll_t coll, const void *sendbuf, const
   default: break;
   }
   if (count == 0 && coll != STRATA_COLL_BARRIER) return STRATA_SUCCESS;
+  *buffers = 1;
   if ((sbytes && !sendbuf) || (rbytes && !recvbuf)) {
     SLOG_WARN("%s: %s is NULL with count %zu", fn, sbytes && !sendbuf ? "sendbuf" : "recvbuf", count);
     return STRATA_ERR_INVALID_ARGUMENT;
@@ -96,6 +100,7 @@ static strata_result_t check_args(strata_coll_t coll, const void *sendbuf, const
     SLOG_WARN("%s: sendbuf and recvbuf overlap without being the in-place layout", fn);
     return STRATA_ERR_INVALID_ARGUMENT;
   }
+  *buffers = 0;
   return STRATA_SUCCESS;
 }
 
@@ -114,19 +119,20 @@ static strata_result_t coll_run(strata_coll_t coll, const void *sendbuf, void *r
   }
   if (!reducing) op = STRATA_SUM;
   if (!rooted) root = 0;
-  int inplace = 0;
-  const strata_result_t arc = check_args(coll, sendbuf, recvbuf, count, dtype, op, root, P, me, &inplace);
+  int inplace = 0, buffers = 0;
+  const strata_result_t arc = check_args(coll, sendbuf, recvbuf, count, dtype, op, root, P, me, &inplace, &buffers);
   if (strata_config()->check && comm->error == STRATA_SUCCESS) {
     /* before anything runs: a rank with a different root or count, or with arguments it
      * rejects itself, must not leave the others waiting in a collective it never joins */
     strata_result_t crc = strata_call_check(comm, coll, count, dtype, op, root, arc != STRATA_SUCCESS);
     if (crc != STRATA_SUCCESS) return crc; /* the same answer on every rank */
   }
-  if (arc != STRATA_SUCCESS) return arc;
+  if (arc != STRATA_SUCCESS && !buffers) return arc;
   if (comm->error != STRATA_SUCCESS) {
     SLOG_WARN("%s: the communicator has failed (%s); destroy it", fn, strata_result_string(comm->error));
     return comm->error;
   }
+  if (arc != STRATA_SUCCESS) return arc;
   if (count == 0 && coll != STRATA_COLL_BARRIER) return started(comm, reqp, NULL, STRATA_SUCCESS);
   /* The memory is classified once, here: device buffers (or a stream) take the device path,
    * which uses the host path below it; everything else takes the host path. */

@@ -81,6 +81,14 @@ static int msg_ok(const agr_t *a, const uint8_t *msg, int kind, int round) {
          h.inst == a->inst && h.uid == a->c->uid && h.nranks == (uint32_t)a->P;
 }
 
+/* A message of an earlier agreement on this communicator whose tag this one's aliases (the
+ * tag holds 12 bits of the instance): not this agreement's, and no sign of a fault. */
+static int stale(const agr_t *a, const uint8_t *msg) {
+  agr_hdr_t h;
+  memcpy(&h, msg, sizeof h);
+  return h.magic == AGR_MAGIC && h.uid == a->c->uid && h.inst != a->inst;
+}
+
 static int names_me(const agr_t *a, const uint8_t *msg) {
   const uint8_t *bits = msg + sizeof(agr_hdr_t) + 4 + STRATA_COMM_ID_LIMIT / 8;
   return (bits[a->me >> 3] >> (a->me & 7)) & 1;
@@ -160,8 +168,17 @@ static void drop_peer(agr_t *a, ft_state_t *st, int q, const char *why, int tell
   }
 }
 
-/* A FINAL arrived from q (or not): 1 when it did and this rank now holds its decision. */
-static int take_finals(agr_t *a, ft_state_t *st, int *decided) {
+/* Did this rank already send a round state naming q failed? Then others may decide on it. */
+static int announced_failed(const agr_t *a, int q) {
+  if (a->nrounds == 0) return 0;
+  const uint8_t *bits = a->txbuf[a->nrounds - 1] + sizeof(agr_hdr_t) + 4 + STRATA_COMM_ID_LIMIT / 8;
+  return (bits[q >> 3] >> (q & 7)) & 1;
+}
+
+/* FINALs that arrived: returns 1 when one names this rank (excluded). Before deciding (ref
+ * NULL), the first acceptable FINAL is adopted and nothing more is taken now; after (ref: the
+ * decided state), each is compared with the decision. */
+static int take_finals(agr_t *a, ft_state_t *st, int *decided, const ft_state_t *ref) {
   for (int q = 0; q < a->P; q++) {
     if (q == a->me || !a->rf_on[q] || a->got_final[q]) continue;
     int s = a->rf[q].state;
@@ -169,13 +186,21 @@ static int take_finals(agr_t *a, ft_state_t *st, int *decided) {
     a->rf_on[q] = 0;
     if (s < 0) { drop_peer(a, st, q, "its connection failed during an agreement", 0); continue; }
     const uint8_t *m = a->rxf + (size_t)q * a->msz;
+    if (stale(a, m)) { /* an earlier agreement's: wait for this one's */
+      a->rf_on[q] = (uint8_t)post(a, q, FT_FINAL, 0, a->rxf + (size_t)q * a->msz, &a->rf[q], 0);
+      continue;
+    }
     if (!msg_ok(a, m, FT_FINAL, 0)) { drop_peer(a, st, q, "it sent a malformed agreement message", 0); continue; }
     a->got_final[q] = 1;
     if (names_me(a, m)) { a->excluded = 1; return 1; }
     if (!*decided) {
+      /* q decided; but once this rank told the others q failed, they may decide on that: then
+       * q's decision is not this rank's to take (the others' FINALs settle it) */
+      if (st->failed[q] && announced_failed(a, q)) continue;
       adopt(a, m, st);
       *decided = 1;
-    } else if (!same_failed(a, m, st)) {
+      return 0;
+    } else if (ref && !same_failed(a, m, ref)) {
       SLOG_WARN("rank %d of %d (%s), comm %u: rank %d decided another failed set than this rank in an "
                 "agreement (it found a failure later than its FINAL could carry)", a->me, a->P,
                 a->c->ctx->hostname, a->c->id, q);
@@ -254,11 +279,11 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
   a.rr_on = calloc((size_t)P, 1); a.rf_on = calloc((size_t)P, 1); a.got_final = calloc((size_t)P, 1);
   a.finbuf = malloc(a.msz); a.exclbuf = malloc(a.msz);
   a.txbuf = calloc(FT_MAX_ROUNDS, sizeof *a.txbuf); a.txr = calloc(FT_MAX_ROUNDS, sizeof *a.txr);
-  uint8_t *waiting = calloc((size_t)P, 1), *round_failed = calloc((size_t)P, 1);
+  uint8_t *waiting = calloc((size_t)P, 1);
   ft_state_t next = {.failed = calloc((size_t)P, 1)};
   strata_result_t rc = STRATA_SUCCESS;
   if (!a.rxr || !a.rxf || !a.rr || !a.rf || !a.tf || !a.tx_excl || !a.rr_on || !a.rf_on || !a.got_final ||
-      !a.finbuf || !a.exclbuf || !a.rxr2 || !a.rr2 || !a.rr2_on || !a.txbuf || !a.txr || !waiting || !round_failed || !next.failed) {
+      !a.finbuf || !a.exclbuf || !a.rxr2 || !a.rr2 || !a.rr2_on || !a.txbuf || !a.txr || !waiting || !next.failed) {
     rc = STRATA_ERR_SYSTEM;
     goto out;
   }
@@ -285,24 +310,27 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
     for (int q = 0; q < P; q++)
       if (q != me && !st->failed[q]) {
         a.rr_on[q] = (uint8_t)post(&a, q, FT_ROUND, round, a.rxr + (size_t)q * a.msz, &a.rr[q], 0);
-        if (!a.rr_on[q]) drop_peer(&a, st, q, "a receive from it could not be posted", 0);
+        if (!a.rr_on[q]) {
+          drop_peer(&a, st, q, "a receive from it could not be posted", 0);
+          a.silent_drops++; /* this rank's own transport: it may be the one cut off */
+        }
         else waiting[q] = 1;
       }
     for (int q = 0; q < P; q++)
       if (waiting[q] && !post(&a, q, FT_ROUND, round, mine, &tx[q], 1)) {
         drop_peer(&a, st, q, "a message to it could not be sent", 0);
+        a.silent_drops++;
         waiting[q] = 0;
         fresh = 1;
       }
     memcpy(next.failed, st->failed, (size_t)P);
-    memcpy(round_failed, st->failed, (size_t)P);
     memcpy(next.used, st->used, sizeof st->used);
     next.flag = st->flag;
     uint64_t t0 = strata_now_ns(), checked = t0;
     for (;;) {
       int left = 0;
       /* FINALs first: a decision already made binds, whatever this round's states say */
-      if (take_finals(&a, st, &decided) || decided) break;
+      if (take_finals(&a, st, &decided, NULL) || decided) break;
       for (int q = 0; q < P; q++) {
         if (!waiting[q]) continue;
         if (st->failed[q] || !a.rr_on[q]) { waiting[q] = 0; if (st->failed[q]) fresh = 1; continue; }
@@ -312,6 +340,12 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
         a.rr_on[q] = 0;
         const uint8_t *m = a.rxr + (size_t)q * a.msz;
         if (s < 0) { drop_peer(&a, st, q, "its connection failed during an agreement", 0); fresh = 1; continue; }
+        if (stale(&a, m)) { /* an earlier agreement's message: wait for this one's */
+          a.rr_on[q] = (uint8_t)post(&a, q, FT_ROUND, round, a.rxr + (size_t)q * a.msz, &a.rr[q], 0);
+          waiting[q] = a.rr_on[q];
+          left += waiting[q];
+          continue;
+        }
         if (!msg_ok(&a, m, FT_ROUND, round)) { drop_peer(&a, st, q, "it sent a malformed agreement message", 0); fresh = 1; continue; }
         if (names_me(&a, m)) { a.excluded = 1; break; }
         if (memcmp(m + sizeof(agr_hdr_t), mine + sizeof(agr_hdr_t), a.psz)) differ = 1;
@@ -323,7 +357,7 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
           }
       }
       if (a.excluded) break;
-      if (take_finals(&a, st, &decided)) break;
+      if (take_finals(&a, st, &decided, NULL)) break;
       if (decided || !left) break;
       if (c->aborted || atomic_load(&c->abort_req) == STRATA_ERR_INVALID_USAGE) { rc = STRATA_ERR_INVALID_USAGE; goto out; }
       progress(&a);
@@ -331,20 +365,22 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
       if (now - checked > PEER_CHECK_NS) { checked = now; check_alive(&a, st, waiting); }
       if (now - t0 > a.limit)
         for (int q = 0; q < P; q++)
-          if (waiting[q] && !st->failed[q]) {
+          if (waiting[q] && !st->failed[q] && !(a.rf_on[q] && a.rf[q].state != 0)) { /* a FINAL in: not silent */
             drop_peer(&a, st, q, "silent for STRATA_TIMEOUT_MS during an agreement", 1);
             fresh = 1;
           }
     }
     if (a.excluded) break;
     if (decided) break; /* adopted a FINAL */
-    for (int q = 0; q < P; q++) { /* whatever failed during the round (a FINAL's receive, a dead pid) */
-      if (st->failed[q] && !round_failed[q]) fresh = 1;
-      if (st->failed[q]) next.failed[q] = 1;
-    }
+    /* whatever failed since this round's state was sent (a post, a FINAL's receive, a dead pid) */
+    if (!same_failed(&a, mine, st)) fresh = 1;
+    for (int q = 0; q < P; q++) if (st->failed[q]) next.failed[q] = 1;
     if (!fresh && !differ) { decided = 1; break; }
     for (int q = 0; q < P; q++)
       if (next.failed[q] && !st->failed[q]) drop_peer(&a, st, q, "another survivor found it failed", 0);
+    /* a FINAL that came in meanwhile binds before this rank names its sender failed to anyone */
+    if (take_finals(&a, st, &decided, NULL)) break;
+    if (decided) break;
     memcpy(st->used, next.used, sizeof st->used);
     st->flag = next.flag;
   }
@@ -368,7 +404,7 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
     memcpy(view.used, st->used, sizeof st->used);
     for (;;) {
       int left = 0, dec2 = 1;
-      if (take_finals(&a, &view, &dec2)) break;
+      if (take_finals(&a, &view, &dec2, st)) break;
       for (int q = 0; q < P; q++) {
         waiting[q] = q != me && !view.failed[q] && !a.got_final[q] && a.rf_on[q];
         left += waiting[q];
@@ -408,7 +444,6 @@ strata_result_t strata_ft_agreement(struct strata_comm *c, ft_state_t *st) {
 out:
   cleanup(&a);
   free(waiting);
-  free(round_failed);
   free(next.failed);
   return rc;
 }

@@ -9,10 +9,15 @@
  *   victims: the ranks SEED picks (rank 0 among them for every third seed), or
  *   RECOVER_VICTIMS=a,b,c; RECOVER_PPN=k: pretend hosts of k ranks (STRATA_HOSTID);
  *   RECOVER_SITES=k: ranks >= k are a second site/provider (STRATA_SITE), its joiners too;
- *   RECOVER_SHRINK_DIE=1: one more survivor dies while the others shrink. */
+ *   RECOVER_SHRINK_DIE=1: one more survivor dies while the others shrink.
+ *   Under scripts/emucluster.sh with ... -- --direct -- (EMU_NETNS set), RECOVER_PPN=k puts
+ *   ranks k at a time into the emulated hosts' network namespaces, each with its host name:
+ *   real links between hosts, a provider per uplink. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,14 +54,70 @@ static double now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* Word i of a space-separated list, into out (0: not there). */
+static int word(const char *list, int i, char *out, size_t n) {
+  if (!list) return 0;
+  for (int k = 0; *list; k++) {
+    while (*list == ' ') list++;
+    size_t len = strcspn(list, " ");
+    if (!len) break;
+    if (k == i) {
+      if (len >= n) return 0;
+      memcpy(out, list, len);
+      out[len] = 0;
+      return 1;
+    }
+    list += len;
+  }
+  return 0;
+}
+
+/* On the emulated cluster (scripts/emucluster.sh with ... -- --direct): into the network
+ * namespace of emulated host h, with its host name; the root is on host 0's address. */
+static int emu_enter(int h) {
+  char ns[128], name[64], path[256];
+  if (!word(getenv("EMU_NETNS"), h, ns, sizeof ns) || !word(getenv("EMU_HOSTS"), h, name, sizeof name)) {
+    fprintf(stderr, "emulated host %d is not in EMU_NETNS/EMU_HOSTS\n", h);
+    return -1;
+  }
+  snprintf(path, sizeof path, "/var/run/netns/%s", ns);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, CLONE_NEWNET) != 0 || unshare(CLONE_NEWUTS) != 0 || sethostname(name, strlen(name)) != 0) {
+    fprintf(stderr, "cannot enter emulated host %s (%s): %s\n", name, ns, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
 static void place(int r, int joiner) {
   const char *ppn = getenv("RECOVER_PPN");
   char h[32];
-  if (ppn && atoi(ppn) > 0) {
+  if (getenv("EMU_NETNS") && ppn && atoi(ppn) > 0) { /* real (emulated) hosts: no pretending */
+    if (emu_enter(r / atoi(ppn)) != 0) _exit(40);
+  } else if (ppn && atoi(ppn) > 0) {
     snprintf(h, sizeof h, "h%d%s", r / atoi(ppn), joiner ? "j" : "");
     setenv("STRATA_HOSTID", h, 1);
   }
   if (sites_at > 0) setenv("STRATA_SITE", r >= sites_at ? "b" : "a", 1);
+}
+
+/* RECOVER_SHRINK_DIE's extra victim: the first rank after victims[0] that is not a victim. */
+static int extra_rank(const int *victims, int nvict) {
+  for (int d = 1; d < P; d++) {
+    int r = (victims[0] + d) % P, is_v = 0;
+    for (int i = 0; i < nvict; i++) is_v |= victims[i] == r;
+    if (!is_v) return r;
+  }
+  return -1;
+}
+
+static void root_on_emu_host0(int port) {
+  char a[64], v[96];
+  if (!getenv("EMU_NETNS") || !word(getenv("EMU_ADDRS"), 0, a, sizeof a)) return;
+  snprintf(v, sizeof v, "%s:%d", a, port);
+  setenv("STRATA_ROOT", v, 1);
 }
 
 /* Verified allreduces: element i of rank r is r * 1000 + (i + it) % 13. */
@@ -176,8 +237,9 @@ static int grow_back(strata_comm_t nc, int nnew, strata_comm_t *gc) {
 
 static int original(int port, int r, int nvict, const int *victims, int stop, double timeout_s) {
   (void)stop; /* a stopped victim takes the same path as a survivor until its error */
-  env_boot_set(port, r, P);
   place(r, 0);
+  env_boot_set(port, r, P);
+  root_on_emu_host0(port);
   strata_comm_t comm;
   if (strata_comm_init_env(&comm) != STRATA_SUCCESS) return 10;
   __atomic_add_fetch(&sh->ready, 1, __ATOMIC_SEQ_CST);
@@ -224,7 +286,7 @@ static int original(int port, int r, int nvict, const int *victims, int stop, do
             timeout_s);
     return 16;
   }
-  if (getenv("RECOVER_SHRINK_DIE") && r == (victims[0] + 1) % P) { /* dies while the others shrink */
+  if (getenv("RECOVER_SHRINK_DIE") && r == extra_rank(victims, nvict)) { /* dies while the others shrink */
     pthread_t th;
     pthread_create(&th, NULL, die_soon, NULL);
   }
@@ -409,7 +471,7 @@ int main(int argc, char **argv) {
       left--;
       int is_v = 0;
       for (int i = 0; i < nvict; i++) is_v |= k < P && victims[i] == k;
-      int killed_ok = (is_v && !stop) || (extra && k == (victims[0] + 1) % P);
+      int killed_ok = (is_v && !stop) || (extra && k == extra_rank(victims, nvict));
       if (killed_ok) continue;
       if (WIFEXITED(st) && WEXITSTATUS(st) == 99) wrong++;
       if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
