@@ -788,6 +788,14 @@ strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t
     u->ack_min = 0;
   }
   u->rndv_from = th;
+  /* UCX 1.13's TCP progress handles a batch of socket events at a time, and when one event's
+   * error handling (a peer that failed, connections reset together) destroys another
+   * endpoint of the same batch it asserts on the stale event and aborts the process (seen on
+   * the emulated cluster: a stopped rank woke to every survivor's connection reset). One
+   * event per poll cannot hold a stale one; the socket is still drained per event. */
+  /* (a transport's settings are read from the environment when its interface opens, so
+   * this one goes there; a value the user set stays) */
+  setenv("UCX_TCP_MAX_POLL", "1", 0);
   if (st == UCS_OK) {
     st = ucp_init(&params, cfg, &u->ctx);
     ucp_config_release(cfg);
