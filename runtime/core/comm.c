@@ -266,6 +266,7 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
 
 strata_result_t strata_comm_destroy(strata_comm_t comm) {
   if (!comm) { SLOG_WARN("strata_comm_destroy: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
+  strata_comm_enter(comm); /* the transports are shared: not while another thread runs a call */
   /* calls still running fail; handles still held become invalid (a later wait or test on
    * them returns STRATA_ERR_INVALID_USAGE); ids of a failed communicator stay taken */
   if (comm->active_head) {
@@ -285,10 +286,13 @@ strata_result_t strata_comm_destroy(strata_comm_t comm) {
   free(comm->world);
   free(comm->hier_units);
   strata_context_t *x = comm->ctx;
+  strata_comm_leave(comm);
   free(comm);
   strata_ctx_release(x);
   return STRATA_SUCCESS;
 }
+
+_Thread_local char strata_thread_token; /* its address names the thread (comm.h) */
 
 /* Safe from another thread while a call is blocked in Strata: that call returns at once
  * (STRATA_ERR_INVALID_USAGE) and the members are told (their calls end STRATA_ERR_REVOKED). */

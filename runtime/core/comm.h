@@ -39,6 +39,8 @@ typedef struct strata_context {
   uint64_t digest;              /* of every plan-choice input (agree.c), equal on all ranks */
   double cpu_over;              /* ranks per core, the largest over the job's machines (agreed) */
   struct strata_plan_times *ptimes; /* measured plan times of this host (one-host jobs), or NULL */
+  _Atomic(uintptr_t) gate_owner;  /* the thread inside a call on any of its communicators (its token), or 0 */
+  int gate_depth;                 /* that thread's entries (a call inside a call: shrink, grow) */
 } strata_context_t;
 
 typedef struct plan_cache_entry {
@@ -104,19 +106,38 @@ struct strata_comm {
   uint32_t nchildren;           /* communicators made from this one (their uids) */
   _Atomic int abort_req;        /* from strata_comm_abort / revoke on another thread: the error to fail with */
   int aborted;                  /* strata_comm_abort took effect */
-  _Atomic int busy;             /* a thread is inside a call on it (1) or abort is failing it (2) */
+  _Atomic int busy;             /* a thread is inside a call on it */
 };
 
-/* One thread at a time in a call on a communicator; abort and revoke from another thread
- * only try, and otherwise leave a request (abort_req) the calling thread acts on. */
+/* One thread at a time in a call on a communicator, and in a context (its communicators
+ * share the transports, which are not thread-safe): abort, revoke and get_async_error from
+ * another thread only try, and otherwise leave a request (abort_req) or report what is
+ * known. A thread may enter again while inside (shrink and grow make communicators). */
+extern _Thread_local char strata_thread_token;
 static inline int strata_comm_try_enter(struct strata_comm *c) {
   int e = 0;
-  return atomic_compare_exchange_strong(&c->busy, &e, 1);
+  if (!atomic_compare_exchange_strong(&c->busy, &e, 1)) return 0;
+  strata_context_t *x = c->ctx;
+  uintptr_t me = (uintptr_t)&strata_thread_token, none = 0;
+  if (atomic_load_explicit(&x->gate_owner, memory_order_acquire) == me) {
+    x->gate_depth++;
+    return 1;
+  }
+  if (atomic_compare_exchange_strong(&x->gate_owner, &none, me)) {
+    x->gate_depth = 1;
+    return 1;
+  }
+  atomic_store(&c->busy, 0);
+  return 0;
 }
 static inline void strata_comm_enter(struct strata_comm *c) {
   while (!strata_comm_try_enter(c)) sched_yield();
 }
-static inline void strata_comm_leave(struct strata_comm *c) { atomic_store(&c->busy, 0); }
+static inline void strata_comm_leave(struct strata_comm *c) {
+  strata_context_t *x = c->ctx;
+  if (--x->gate_depth == 0) atomic_store_explicit(&x->gate_owner, 0, memory_order_release);
+  atomic_store(&c->busy, 0);
+}
 
 static inline int comm_world_rank(const struct strata_comm *c, int r) {
   return c->world ? c->world[r] : r;

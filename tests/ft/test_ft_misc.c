@@ -1,6 +1,9 @@
 /* Fault tolerance, the rest: abort from another thread, revoke, agree, destroy after a
  * failure, and STRATA_CHECK=1 mismatches. Ranks are forked here with the env bootstrap.
- * Usage: test_ft_misc MODE [P]   MODE: abort | revoke | agree | destroy | check */
+ * Usage: test_ft_misc MODE [P]   MODE: abort | revoke | agree | destroy | check | threads
+ *   threads: one thread runs verified allreduces on one communicator while another polls
+ *   get_async_error on a second and then aborts a third, all of one context (their
+ *   transports are shared): every allreduce right, the abort felt by the third only. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -75,12 +78,57 @@ static int run_check(int r, int P, strata_comm_t c) {
   return bad;
 }
 
+typedef struct poll_arg {
+  strata_comm_t x, z;
+  volatile int stop;
+  int polls, bad;
+} poll_arg_t;
+
+static void *poll_others(void *arg) {
+  poll_arg_t *a = arg;
+  while (!a->stop) {
+    strata_result_t e = STRATA_ERR_INTERNAL;
+    if (strata_comm_get_async_error(a->x, &e) != STRATA_SUCCESS || e != STRATA_SUCCESS) a->bad++;
+    a->polls++;
+    if (a->polls == 200) strata_comm_abort(a->z); /* a communicator no call runs on */
+    usleep(200);                                 /* a watchdog's pace, not a spin */
+  }
+  return NULL;
+}
+
+static int run_threads(int r, int P, strata_comm_t c) {
+  strata_comm_t y = NULL, z = NULL;
+  if (strata_comm_split(c, 0, r, &y) != STRATA_SUCCESS || strata_comm_split(c, 0, r, &z) != STRATA_SUCCESS)
+    FAIL("split");
+  poll_arg_t a = {c, z, 0, 0, 0};
+  pthread_t th;
+  pthread_create(&th, NULL, poll_others, &a);
+  int ok = 1;
+  /* the same number of calls on every rank: enough to overlap the poller's abort anywhere */
+  double t0 = now();
+  for (int i = 0; i < 20000 && ok; i++) ok = allreduce_ok(y, P);
+  if (now() - t0 < 0.2) fprintf(stderr, "rank %d: the allreduces took only %.3f s\n", r, now() - t0);
+  while (a.polls < 300 && now() - t0 < 30) usleep(1000);
+  a.stop = 1;
+  pthread_join(th, NULL);
+  if (!ok) FAIL("an allreduce on y failed or was wrong while another thread polled and aborted");
+  if (a.bad) FAIL("get_async_error on an idle communicator reported %d errors", a.bad);
+  if (a.polls < 200) FAIL("only %d polls: the abort was not reached", a.polls);
+  float v = 1, w = 0;
+  if (strata_allreduce(&v, &w, 1, STRATA_FLOAT32, STRATA_SUM, z) == STRATA_SUCCESS) FAIL("z was not aborted");
+  if (!allreduce_ok(c, P) || !allreduce_ok(y, P)) FAIL("c or y unusable after z's abort");
+  strata_comm_destroy(z);
+  strata_comm_destroy(y);
+  return 0;
+}
+
 static int child(int port, int P, int r, const char *mode) {
   env_boot_set(port, r, P);
   strata_comm_t c;
   if (strata_comm_init_env(&c) != STRATA_SUCCESS) FAIL("init");
   if (!allreduce_ok(c, P)) FAIL("first allreduce");
   if (!strcmp(mode, "check")) return run_check(r, P, c) | (strata_comm_destroy(c) != STRATA_SUCCESS);
+  if (!strcmp(mode, "threads")) return run_threads(r, P, c) | (strata_comm_destroy(c) != STRATA_SUCCESS);
   if (!strcmp(mode, "agree")) {
     int flag = r == 1 ? 0x5 : 0x7; /* AND = 0x5 */
     if (strata_comm_agree(c, &flag) != STRATA_SUCCESS || flag != 0x5) FAIL("agree gave 0x%x", flag);
