@@ -71,7 +71,8 @@ typedef struct cell_hdr {
 } cell_hdr_t;
 
 /* Segment: header line, then per local rank a block:
- *   line 0: pid (int32) and the address of the CMA probe variable (u64 at +8)
+ *   line 0: pid (int32), the address of the CMA probe variable (u64 at +8), the pid's
+ *           domain (u64 at +16: strata_pid_domain)
  *   line 1: inbox head (producers' tickets), line 2: inbox tail (consumer)
  *   nfin completion words, padded to a line, then ncell cells. */
 typedef struct seg_hdr {
@@ -116,6 +117,7 @@ typedef struct shm_tp {
   uint32_t ncell, nfin;
   uint64_t rtail;        /* my inbox: next ticket to read */
   int cma;
+  uint64_t pid_domain;   /* strata_pid_domain() of this process: peers with another are not judged by pid */
   int *pend, npend;      /* peers with output waiting */
   strata_treq_t *fin_wait; /* ready-to-send written, waiting for the receiver */
   uint32_t *fin_free;    /* free completion words (stack) */
@@ -129,6 +131,7 @@ typedef struct shm_tp {
 
 static char *block(shm_tp_t *t, int j) { return t->seg + LINE + (size_t)j * t->block_size; }
 static _Atomic int32_t *seg_pid(shm_tp_t *t, int j) { return (_Atomic int32_t *)block(t, j); }
+static uint64_t *seg_pid_domain(shm_tp_t *t, int j) { return (uint64_t *)(block(t, j) + 16); }
 static volatile uint64_t *seg_probe(shm_tp_t *t, int j) { return (volatile uint64_t *)(block(t, j) + 8); }
 static _Atomic uint64_t *inbox_head(shm_tp_t *t, int j) { return (_Atomic uint64_t *)(block(t, j) + LINE); }
 static _Atomic uint64_t *inbox_tail(shm_tp_t *t, int j) { return (_Atomic uint64_t *)(block(t, j) + 2 * LINE); }
@@ -652,7 +655,9 @@ static strata_result_t shm_alive(strata_transport_t *tp, int peer) {
   shm_tp_t *t = (shm_tp_t *)tp;
   int j = local_index(t, peer);
   if (j < 0) return STRATA_SUCCESS;
-  return strata_pid_dead(atomic_load(seg_pid(t, j))) ? STRATA_ERR_PEER_FAILED : STRATA_SUCCESS;
+  int pid = atomic_load(seg_pid(t, j)); /* (its pid is written after its domain) */
+  if (*seg_pid_domain(t, j) != t->pid_domain) return STRATA_SUCCESS; /* another pid namespace: not ours to judge */
+  return strata_pid_dead(pid) ? STRATA_ERR_PEER_FAILED : STRATA_SUCCESS;
 }
 
 static void shm_destroy(strata_transport_t *tp) {
@@ -764,6 +769,7 @@ strata_result_t strata_shm_create(const strata_tp_init_t *in, strata_transport_t
   if (orc == STRATA_SUCCESS) {
     if (t->seg) {
       *seg_probe(t, t->me) = (uint64_t)(uintptr_t)&cma_probe_value;
+      *seg_pid_domain(t, t->me) = t->pid_domain = strata_pid_domain();
       atomic_store(seg_pid(t, t->me), (int32_t)getpid());
     }
     /* everyone mapped (and wrote its pid): the name can go, nothing is left behind on a crash */
@@ -791,7 +797,8 @@ strata_result_t strata_shm_create(const strata_tp_init_t *in, strata_transport_t
     uint64_t addr = *seg_probe(t, nb);
     struct iovec l = {&v, sizeof v}, r = {(void *)(uintptr_t)addr, sizeof v};
     int pid = atomic_load(seg_pid(t, nb));
-    ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+    /* a pid of another pid namespace names someone else here (even this very process) */
+    ssize_t n = *seg_pid_domain(t, nb) == t->pid_domain ? process_vm_readv(pid, &l, 1, &r, 1, 0) : -1;
     cma = n == (ssize_t)sizeof v && v == cma_probe_value;
   }
   ok[in->world_rank] = cma;

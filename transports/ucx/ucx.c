@@ -834,6 +834,20 @@ strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t
     if (u->pid && u->host_of[i] == u->my_host) u->pid[i] = (int)(lens[i] >> 32);
   }
   free(lens);
+  /* a pid counts only where it means the same here: one kernel, one pid namespace */
+  uint64_t *dom = calloc((size_t)u->P, sizeof *dom);
+  if (!dom) failed = 1;
+  else {
+    dom[u->me] = strata_pid_domain();
+    if (in->oob->allgather(in->oob, dom, sizeof *dom) != STRATA_SUCCESS) failed = 1;
+    for (int i = 0; u->pid && i < u->P; i++)
+      if (u->pid[i] && dom[i] != dom[u->me]) {
+        SLOG_INFO("ucx: world rank %d shares this host name in another pid namespace or kernel: its liveness "
+                  "comes from UCX, not its pid", i);
+        u->pid[i] = 0;
+      }
+    free(dom);
+  }
   if (failed) {
     if (st != UCS_OK) SLOG_WARN("ucx: initialisation failed: %s", ucs_status_string(st));
     if (addr) ucp_worker_release_address(u->worker, addr);
