@@ -17,6 +17,7 @@
 #include "../core/log.h"
 #include "../core/clock.h"
 #include "../engine/engine.h"
+#include "../ft/ft.h"
 #include "nccl/nccl_dl.h"
 #include "dev_coll.h"
 #include "device.h"
@@ -411,7 +412,10 @@ static strata_result_t staged_run(strata_comm_t comm, struct strata_dev_comm *d,
   int rc = o->event_record(d->ev_start, stream);
   if (!rc) rc = o->stream_wait_event(d->stream, d->ev_start);
   if (rc) return dev_err(o, rc, "ordering after the caller's stream");
-  const uint64_t deadline = strata_now_ns() + (uint64_t)cfg->timeout_ms * 1000000ull;
+  /* silence, not the call's length, ends it: nothing moved (no chunk, no message of the
+   * communicator) for STRATA_TIMEOUT_MS; a failure a member reports ends it at once */
+  const uint64_t limit = (uint64_t)cfg->timeout_ms * 1000000ull;
+  uint64_t quiet_since = strata_now_ns(), seen = comm->moves;
   slot_t slot[NSLOT];
   memset(slot, 0, sizeof slot);
   int next_in = 0, next_host = 0, done = 0;
@@ -478,15 +482,25 @@ static strata_result_t staged_run(strata_comm_t comm, struct strata_dev_comm *d,
         progressed = 1;
       }
     }
-    if (!progressed && err == STRATA_SUCCESS) {
-      strata_engine_progress(comm);
-      if (strata_now_ns() > deadline) {
-        SLOG_WARN("device: staged %s did not finish within STRATA_TIMEOUT_MS", strata_coll_name(coll));
-        err = STRATA_ERR_TIMEOUT;
+    if (err == STRATA_SUCCESS) {
+      uint64_t now = strata_now_ns();
+      if (progressed || comm->moves != seen) {
+        quiet_since = now;
+        seen = comm->moves;
+      } else {
+        strata_engine_progress(comm);
+        if (strata_ft_poll(comm) != STRATA_SUCCESS) err = comm->error; /* a member's notice, an abort */
+        else if (now - quiet_since > limit) {
+          SLOG_WARN("device: staged %s: nothing moved for %llu ms (STRATA_TIMEOUT_MS): the communicator fails",
+                    strata_coll_name(coll), (unsigned long long)((now - quiet_since) / 1000000ull));
+          err = STRATA_ERR_TIMEOUT;
+          strata_engine_fail_all(comm, err); /* the started host collectives end too; members are told */
+        }
       }
     }
   }
-  for (int i = 0; i < NSLOT; i++) /* after an error: let started host collectives end */
+  for (int i = 0; i < NSLOT; i++) /* after an error: let started host collectives end (at once when the
+                                   * communicator failed; a device error leaves them healthy) */
     if (slot[i].req) strata_host_wait(slot[i].req);
   if (err != STRATA_SUCCESS) {
     o->stream_sync(d->stream);

@@ -10,6 +10,8 @@
  *   RECOVER_VICTIMS=a,b,c; RECOVER_PPN=k: pretend hosts of k ranks (STRATA_HOSTID);
  *   RECOVER_SITES=k: ranks >= k are a second site/provider (STRATA_SITE), its joiners too;
  *   RECOVER_SHRINK_DIE=1: one more survivor dies while the others shrink.
+ *   RECOVER_DEVICE=1: the allreduces on device buffers (strata_mem_alloc; STRATA_DEVICE=emulated
+ *   runs the device paths without a GPU, STRATA_DEV_PATH=staged the staged pipeline).
  *   Under scripts/emucluster.sh with ... -- --direct -- (EMU_NETNS set), RECOVER_PPN=k puts
  *   ranks k at a time into the emulated hosts' network namespaces, each with its host name:
  *   real links between hosts, a provider per uplink. */
@@ -34,6 +36,7 @@
 
 #include "../common/env_boot.h"
 #include "strata.h"
+#include "strata_cuda.h"
 
 #define MAXP 16
 typedef struct shared {
@@ -126,10 +129,23 @@ static int run_allreduces(strata_comm_t c, int n, int it0, const char *what) {
   strata_comm_rank(c, &rank);
   strata_comm_size(c, &size);
   static int32_t a[6000], b[6000];
+  static void *da, *db; /* RECOVER_DEVICE=1: the buffers in device memory (STRATA_DEVICE) */
+  const int dev = getenv("RECOVER_DEVICE") != NULL;
+  if (dev && !da && (strata_mem_alloc(&da, sizeof a) != STRATA_SUCCESS || strata_mem_alloc(&db, sizeof b) != STRATA_SUCCESS)) {
+    fprintf(stderr, "rank %d: strata_mem_alloc failed (RECOVER_DEVICE=1 needs STRATA_DEVICE)\n", rank);
+    return -1;
+  }
   for (int it = it0; it < it0 + n; it++) {
     size_t cnt = 1 + (size_t)(it * 7919) % 5999;
     for (size_t i = 0; i < cnt; i++) a[i] = rank * 1000 + (int32_t)((i + (size_t)it) % 13);
-    strata_result_t rc = strata_allreduce(a, b, cnt, STRATA_INT32, STRATA_SUM, c);
+    strata_result_t rc;
+    if (dev) {
+      strata_mem_copy(da, a, cnt * sizeof *a);
+      rc = strata_allreduce(da, db, cnt, STRATA_INT32, STRATA_SUM, c);
+      if (rc == STRATA_SUCCESS) strata_mem_copy(b, db, cnt * sizeof *b);
+    } else {
+      rc = strata_allreduce(a, b, cnt, STRATA_INT32, STRATA_SUM, c);
+    }
     if (rc != STRATA_SUCCESS) {
       fprintf(stderr, "rank %d of %d: %s allreduce %d failed: %s\n", rank, size, what, it, strata_result_string(rc));
       return -1;
