@@ -73,6 +73,7 @@ struct strata_request {
   void *scratch;
   size_t scratch_cap;
   uint64_t t_quiet;             /* strata_test: when the communicator was last seen moving */
+  uint64_t t_checked;           /* strata_test: when its peers were last asked whether they are alive */
   uint64_t seen_moves;          /* its move count then */
   strata_request_t handle;      /* the caller's handle (nonblocking calls), NULL otherwise */
   struct strata_request *all_next; /* every request the communicator allocated */

@@ -167,6 +167,7 @@ strata_result_t strata_engine_start(struct strata_comm *comm, struct strata_requ
     comm->node_seq += plan->node_chunks;
   }
   req->t_quiet = 0;
+  req->t_checked = 0;
   req->next = NULL;
   comm->ctx->inflight++;
   if (comm->active_tail) comm->active_tail->next = req;
@@ -617,6 +618,15 @@ strata_result_t strata_engine_test(struct strata_request *req, int *done) {
         req->seen_moves = c->moves;
       } else if (now - req->t_quiet > (uint64_t)strata_config()->timeout_ms * 1000000ull) {
         time_out(req, now - req->t_quiet);
+      }
+      /* a caller that polls (strata_test, the device staged pipeline) finds a dead peer as
+       * fast as one that waits */
+      if (!req->done && now - req->t_checked > STRATA_PEER_CHECK_NS) {
+        if (req->t_checked) {
+          strata_result_t pr = check_peers(req);
+          if (pr != STRATA_SUCCESS) strata_engine_fail_all(c, pr);
+        }
+        req->t_checked = now;
       }
     }
   }
