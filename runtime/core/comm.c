@@ -203,7 +203,7 @@ static strata_result_t comm_agree(void *arg, int *ok) {
   return rc;
 }
 
-strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata_comm_t *newcomm) {
+static strata_result_t split_entered(strata_comm_t comm, int color, int key, strata_comm_t *newcomm) {
   if (!comm || !newcomm) {
     SLOG_WARN("strata_comm_split: %s is NULL", comm ? "newcomm" : "comm");
     return STRATA_ERR_INVALID_ARGUMENT;
@@ -264,6 +264,14 @@ strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata
   return STRATA_SUCCESS;
 }
 
+strata_result_t strata_comm_split(strata_comm_t comm, int color, int key, strata_comm_t *newcomm) {
+  if (!comm) return split_entered(comm, color, key, newcomm); /* (says what is wrong) */
+  strata_comm_enter(comm); /* its collectives use the context's transports */
+  strata_result_t rc = split_entered(comm, color, key, newcomm);
+  strata_comm_leave(comm);
+  return rc;
+}
+
 strata_result_t strata_comm_destroy(strata_comm_t comm) {
   if (!comm) { SLOG_WARN("strata_comm_destroy: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
   strata_comm_enter(comm); /* the transports are shared: not while another thread runs a call */
@@ -299,7 +307,7 @@ _Thread_local char strata_thread_token; /* its address names the thread (comm.h)
 strata_result_t strata_comm_abort(strata_comm_t comm) {
   if (!comm) { SLOG_WARN("strata_comm_abort: comm is NULL"); return STRATA_ERR_INVALID_ARGUMENT; }
   atomic_store(&comm->abort_req, (int)STRATA_ERR_INVALID_USAGE);
-  if (strata_comm_try_enter(comm)) { /* no call in progress: fail it here */
+  if (strata_comm_try_enter_wait_gate(comm)) { /* no call on it: fail it here (the gate comes within a wait) */
     strata_ft_poll(comm);
     comm->error = STRATA_ERR_INVALID_USAGE;
     strata_comm_leave(comm);

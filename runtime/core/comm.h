@@ -41,6 +41,7 @@ typedef struct strata_context {
   struct strata_plan_times *ptimes; /* measured plan times of this host (one-host jobs), or NULL */
   _Atomic(uintptr_t) gate_owner;  /* the thread inside a call on any of its communicators (its token), or 0 */
   int gate_depth;                 /* that thread's entries (a call inside a call: shrink, grow) */
+  _Atomic int gate_waiters;       /* threads waiting for the gate */
 } strata_context_t;
 
 typedef struct plan_cache_entry {
@@ -110,15 +111,15 @@ struct strata_comm {
   _Atomic int busy;             /* a thread is inside a call on it */
 };
 
-/* One thread at a time in a call on a communicator, and in a context (its communicators
- * share the transports, which are not thread-safe): abort, revoke and get_async_error from
- * another thread only try, and otherwise leave a request (abort_req) or report what is
- * known. A thread may enter again while inside (shrink and grow make communicators). */
+/* One thread at a time in a call on a communicator, and at the transports of a context (its
+ * communicators share them; they are not thread-safe). A thread may take the context's gate
+ * again while it holds it (shrink and grow make communicators). A call that waits gives the
+ * gate to a thread asking for it (strata_ctx_gate_yield), so that two threads in blocking
+ * calls on two communicators of one context both progress. abort and revoke from another
+ * thread only try the communicator, and otherwise leave a request (abort_req) for the thread
+ * in the call; get_async_error only tries, and otherwise reports what is known. */
 extern _Thread_local char strata_thread_token;
-static inline int strata_comm_try_enter(struct strata_comm *c) {
-  int e = 0;
-  if (!atomic_compare_exchange_strong(&c->busy, &e, 1)) return 0;
-  strata_context_t *x = c->ctx;
+static inline int strata_ctx_gate_try(strata_context_t *x) {
   uintptr_t me = (uintptr_t)&strata_thread_token, none = 0;
   if (atomic_load_explicit(&x->gate_owner, memory_order_acquire) == me) {
     x->gate_depth++;
@@ -128,15 +129,54 @@ static inline int strata_comm_try_enter(struct strata_comm *c) {
     x->gate_depth = 1;
     return 1;
   }
+  return 0;
+}
+static inline void strata_ctx_gate_take(strata_context_t *x) {
+  if (strata_ctx_gate_try(x)) return;
+  atomic_fetch_add(&x->gate_waiters, 1);
+  while (!strata_ctx_gate_try(x)) sched_yield();
+  atomic_fetch_sub(&x->gate_waiters, 1);
+}
+static inline void strata_ctx_gate_give(strata_context_t *x) {
+  if (--x->gate_depth == 0) atomic_store_explicit(&x->gate_owner, 0, memory_order_release);
+}
+/* In a wait, with nothing of this thread's half-done at the transports: let a thread that
+ * asks for the gate have it for a while, then take it back (at the same depth). */
+static inline void strata_ctx_gate_yield(strata_context_t *x) {
+  if (atomic_load_explicit(&x->gate_waiters, memory_order_relaxed) == 0) return;
+  if (atomic_load_explicit(&x->gate_owner, memory_order_relaxed) != (uintptr_t)&strata_thread_token) return;
+  int depth = x->gate_depth;
+  x->gate_depth = 0;
+  atomic_store_explicit(&x->gate_owner, 0, memory_order_release);
+  sched_yield();
+  strata_ctx_gate_take(x);
+  x->gate_depth = depth;
+}
+static inline int strata_comm_try_enter(struct strata_comm *c) {
+  int e = 0;
+  if (!atomic_compare_exchange_strong(&c->busy, &e, 1)) return 0;
+  if (strata_ctx_gate_try(c->ctx)) return 1;
   atomic_store(&c->busy, 0);
   return 0;
 }
+/* The communicator free (no call on it), then the gate, waiting for it: bounded, since
+ * the holder gives it up in its waits. */
+static inline int strata_comm_try_enter_wait_gate(struct strata_comm *c) {
+  int e = 0;
+  if (!atomic_compare_exchange_strong(&c->busy, &e, 1)) return 0;
+  strata_ctx_gate_take(c->ctx);
+  return 1;
+}
 static inline void strata_comm_enter(struct strata_comm *c) {
-  while (!strata_comm_try_enter(c)) sched_yield();
+  int e = 0;
+  while (!atomic_compare_exchange_strong(&c->busy, &e, 1)) {
+    e = 0;
+    sched_yield();
+  }
+  strata_ctx_gate_take(c->ctx);
 }
 static inline void strata_comm_leave(struct strata_comm *c) {
-  strata_context_t *x = c->ctx;
-  if (--x->gate_depth == 0) atomic_store_explicit(&x->gate_owner, 0, memory_order_release);
+  strata_ctx_gate_give(c->ctx);
   atomic_store(&c->busy, 0);
 }
 

@@ -489,6 +489,7 @@ static strata_result_t staged_run(strata_comm_t comm, struct strata_dev_comm *d,
         seen = comm->moves;
       } else {
         strata_engine_progress(comm);
+        strata_ctx_gate_yield(comm->ctx);
         if (strata_ft_poll(comm) != STRATA_SUCCESS) err = comm->error; /* a member's notice, an abort */
         else if (now - quiet_since > limit) {
           SLOG_WARN("device: staged %s: nothing moved for %llu ms (STRATA_TIMEOUT_MS): the communicator fails",
@@ -502,6 +503,12 @@ static strata_result_t staged_run(strata_comm_t comm, struct strata_dev_comm *d,
   for (int i = 0; i < NSLOT; i++) /* after an error: let started host collectives end (at once when the
                                    * communicator failed; a device error leaves them healthy) */
     if (slot[i].req) strata_host_wait(slot[i].req);
+  if (err != STRATA_SUCCESS && comm->error == STRATA_SUCCESS && next_host > 0 && next_host < nch) {
+    /* a device error midway: the members wait for chunks this rank will not send */
+    SLOG_WARN("device: staged %s stopped after %d of %d chunks (%s): the communicator fails", strata_coll_name(coll),
+              next_host, nch, strata_result_string(err));
+    strata_engine_fail_all(comm, err);
+  }
   if (err != STRATA_SUCCESS) {
     o->stream_sync(d->stream);
     return err;

@@ -654,6 +654,7 @@ strata_result_t strata_engine_wait(struct strata_request *req) {
     if (++polls > (unsigned)spin) sched_yield();
     else strata_cpu_relax();
     if ((polls & (STRATA_CLOCK_POLLS - 1)) == 0) {
+      strata_ctx_gate_yield(c->ctx); /* another thread's call on this context may go on meanwhile */
       uint64_t now = strata_now_ns();
       if (!quiet_since) quiet_since = last_check = now;
       if (c->moves != seen) {

@@ -141,7 +141,10 @@ static void progress(agr_t *a) {
   strata_context_t *x = a->c->ctx;
   int m = 0;
   for (int i = 0; i < x->ntp; i++) m += x->tp[i]->ops->progress(x->tp[i]);
-  if (!m) sched_yield();
+  if (!m) {
+    strata_ctx_gate_yield(x);
+    sched_yield();
+  }
 }
 
 /* q is failed: withdraw what waits on it, tell it when it may be alive (silent). */

@@ -49,6 +49,7 @@ strata_result_t strata_comm_get_async_error(strata_comm_t comm, strata_result_t 
     strata_comm_leave(comm);
   }
   *err = comm->error;
+  if (*err == STRATA_SUCCESS) *err = (strata_result_t)atomic_load(&comm->abort_req); /* asked for, not yet done */
   return STRATA_SUCCESS;
 }
 
@@ -71,7 +72,7 @@ strata_result_t strata_comm_failed_ranks(strata_comm_t comm, int *ranks, int max
 strata_result_t strata_comm_revoke(strata_comm_t comm) {
   strata_result_t rc = need_comm(comm, "strata_comm_revoke");
   if (rc) return rc;
-  if (!strata_comm_try_enter(comm)) { /* a call runs on another thread: it fails itself */
+  if (!strata_comm_try_enter_wait_gate(comm)) { /* a call runs on it on another thread: it fails itself */
     int none = 0;
     atomic_compare_exchange_strong(&comm->abort_req, &none, (int)STRATA_ERR_REVOKED);
     return STRATA_SUCCESS;

@@ -3,7 +3,8 @@
  * Usage: test_ft_misc MODE [P]   MODE: abort | revoke | agree | destroy | check | threads
  *   threads: one thread runs verified allreduces on one communicator while another polls
  *   get_async_error on a second and then aborts a third, all of one context (their
- *   transports are shared): every allreduce right, the abort felt by the third only. */
+ *   transports are shared): every allreduce right, the abort felt by the third only.
+ *   threads2: two threads per rank in blocking allreduces on two communicators of one context. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -124,6 +125,39 @@ static int run_threads(int r, int P, strata_comm_t c) {
   return 0;
 }
 
+/* threads2: two threads per rank, each with blocking allreduces on a communicator of its own
+ * (one context): the one waiting gives the transports to the other, so neither rank's pair
+ * can block the other's (rank 0's first thread waiting for rank 1 on one, rank 1's second
+ * waiting for rank 0 on the other). */
+typedef struct two_arg {
+  strata_comm_t c;
+  int P, ok;
+} two_arg_t;
+
+static void *allreduce_loop(void *arg) {
+  two_arg_t *a = arg;
+  a->ok = 1;
+  for (int i = 0; i < 400 && a->ok; i++) a->ok = allreduce_ok(a->c, a->P);
+  return NULL;
+}
+
+static int run_threads2(int r, int P, strata_comm_t c) {
+  strata_comm_t y = NULL, z = NULL;
+  if (strata_comm_split(c, 0, r, &y) != STRATA_SUCCESS || strata_comm_split(c, 0, r, &z) != STRATA_SUCCESS)
+    FAIL("split");
+  two_arg_t ay = {y, P, 0}, az = {z, P, 0};
+  pthread_t ty, tz;
+  /* odd ranks start the other one first, and late, so that the first calls cross */
+  if (r % 2) { pthread_create(&tz, NULL, allreduce_loop, &az); usleep(20000); pthread_create(&ty, NULL, allreduce_loop, &ay); }
+  else { pthread_create(&ty, NULL, allreduce_loop, &ay); usleep(20000); pthread_create(&tz, NULL, allreduce_loop, &az); }
+  pthread_join(ty, NULL);
+  pthread_join(tz, NULL);
+  if (!ay.ok || !az.ok) FAIL("two threads' blocking allreduces on two communicators: %s failed", !ay.ok ? "y" : "z");
+  strata_comm_destroy(z);
+  strata_comm_destroy(y);
+  return 0;
+}
+
 static int child(int port, int P, int r, const char *mode) {
   env_boot_set(port, r, P);
   strata_comm_t c;
@@ -131,6 +165,7 @@ static int child(int port, int P, int r, const char *mode) {
   if (!allreduce_ok(c, P)) FAIL("first allreduce");
   if (!strcmp(mode, "check")) return run_check(r, P, c) | (strata_comm_destroy(c) != STRATA_SUCCESS);
   if (!strcmp(mode, "threads")) return run_threads(r, P, c) | (strata_comm_destroy(c) != STRATA_SUCCESS);
+  if (!strcmp(mode, "threads2")) return run_threads2(r, P, c) | (strata_comm_destroy(c) != STRATA_SUCCESS);
   if (!strcmp(mode, "pidns")) { /* each rank in its own pid namespace, one host name: no false deaths */
     for (int i = 0; i < 3000; i++) {
       if (r == 0 && i % 500 == 0) usleep(150000); /* the others wait long enough to check their peers' pids */

@@ -833,21 +833,19 @@ strata_result_t strata_ucx_create(const strata_tp_init_t *in, strata_transport_t
     if (li > maxlen) maxlen = li;
     if (u->pid && u->host_of[i] == u->my_host) u->pid[i] = (int)(lens[i] >> 32);
   }
+  /* a pid counts only where it means the same here: one kernel, one pid namespace (the same
+   * array again, so that every rank takes part whatever failed here) */
+  const uint64_t mydom = strata_pid_domain();
+  memset(lens, 0, (size_t)u->P * sizeof *lens);
+  lens[u->me] = mydom;
+  if (in->oob->allgather(in->oob, lens, sizeof *lens) != STRATA_SUCCESS) failed = 1;
+  for (int i = 0; !failed && u->pid && i < u->P; i++)
+    if (u->pid[i] && lens[i] != mydom) {
+      SLOG_INFO("ucx: world rank %d shares this host name in another pid namespace or kernel: its liveness "
+                "comes from UCX, not its pid", i);
+      u->pid[i] = 0;
+    }
   free(lens);
-  /* a pid counts only where it means the same here: one kernel, one pid namespace */
-  uint64_t *dom = calloc((size_t)u->P, sizeof *dom);
-  if (!dom) failed = 1;
-  else {
-    dom[u->me] = strata_pid_domain();
-    if (in->oob->allgather(in->oob, dom, sizeof *dom) != STRATA_SUCCESS) failed = 1;
-    for (int i = 0; u->pid && i < u->P; i++)
-      if (u->pid[i] && dom[i] != dom[u->me]) {
-        SLOG_INFO("ucx: world rank %d shares this host name in another pid namespace or kernel: its liveness "
-                  "comes from UCX, not its pid", i);
-        u->pid[i] = 0;
-      }
-    free(dom);
-  }
   if (failed) {
     if (st != UCS_OK) SLOG_WARN("ucx: initialisation failed: %s", ucs_status_string(st));
     if (addr) ucp_worker_release_address(u->worker, addr);
